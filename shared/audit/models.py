@@ -1,0 +1,33 @@
+"""The audit trail: one row per change of a claim, with who did it and the values before and after."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+from shared.enums import ActorKind, check_in
+
+
+class ClaimEvent(Base):
+    __tablename__ = "claim_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    actor_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        check_in("actor_kind", ActorKind),
+        Index("ix_claim_event_claim_at", "claim_id", "at"),
+        Index("ix_claim_event_kind", "kind"),
+    )

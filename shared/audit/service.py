@@ -1,0 +1,64 @@
+"""The one way a claim's change is written down: `log_claim_event`, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actors import Actor
+from shared.audit.models import ClaimEvent
+from shared.enums import ActorKind
+
+
+def jsonable(value: Any) -> Any:
+    """Values as they are stored in the event's JSON: dates ISO, decimals as strings."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+async def log_claim_event(
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    actor: Actor,
+    kind: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> ClaimEvent:
+    event = ClaimEvent(
+        claim_id=claim_id,
+        actor_kind=actor.kind.value,
+        actor_staff_id=actor.id if actor.kind is ActorKind.STAFF else None,
+        actor_customer_id=actor.id if actor.kind is ActorKind.CUSTOMER else None,
+        kind=kind,
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
+    )
+    if at is not None:
+        event.at = at
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def list_claim_events(session: AsyncSession, *, claim_id: int) -> Sequence[ClaimEvent]:
+    rows = await session.scalars(
+        select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.at, ClaimEvent.id)
+    )
+    return rows.all()

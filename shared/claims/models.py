@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.catalogs.models import Department, Employee, Reason
+from shared.claims.workflow import ClaimResult, ClaimStatus
+from shared.customers.models import Customer
+from shared.db import Base
+from shared.enums import Channel, Priority, Remedy, check_in
+from shared.staff.models import StaffUser
+
+# Russian and English stemming side by side: customers write in either, often mixed.
+CLAIM_SEARCH_SQL = (
+    "to_tsvector('russian'::regconfig, coalesce(subject, '') || ' ' || coalesce(description, '') "
+    "|| ' ' || coalesce(number, '') || ' ' || coalesce(order_ref, '')) || "
+    "to_tsvector('english'::regconfig, coalesce(subject, '') || ' ' || coalesce(description, ''))"
+)
+
+
+class Claim(Base):
+    __tablename__ = "claim"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.TELEGRAM)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    remedy: Mapped[str | None] = mapped_column(String(16))
+    remedy_text: Mapped[str | None] = mapped_column(Text)
+    order_ref: Mapped[str | None] = mapped_column(String(100))
+    amount_claimed: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    amount_granted: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("reason.id"), index=True)
+    culprit_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    culprit_employee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(8), default=Priority.NORMAL)
+
+    status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.NEW, index=True)
+    result: Mapped[str | None] = mapped_column(String(24))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text)
+    satisfaction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed(CLAIM_SEARCH_SQL, persisted=True), deferred=True
+    )
+
+    customer: Mapped[Customer] = relationship(lazy="raise")
+    reason: Mapped[Reason | None] = relationship(lazy="raise")
+    culprit_department: Mapped[Department | None] = relationship(lazy="raise")
+    culprit_employee: Mapped[Employee | None] = relationship(lazy="raise")
+    responsible: Mapped[StaffUser | None] = relationship(lazy="raise")
+
+    # Every UPDATE checks and bumps `version`: two writers on one claim cannot overwrite each other.
+    __mapper_args__ = {"version_id_col": version}
+
+    __table_args__ = (
+        check_in("status", ClaimStatus),
+        check_in("channel", Channel),
+        check_in("priority", Priority),
+        CheckConstraint(
+            "remedy IS NULL OR remedy IN (" + ", ".join(f"'{r.value}'" for r in Remedy) + ")",
+            name="remedy_allowed",
+        ),
+        CheckConstraint(
+            "result IS NULL OR result IN (" + ", ".join(f"'{r.value}'" for r in ClaimResult) + ")",
+            name="result_allowed",
+        ),
+        CheckConstraint(
+            "satisfaction_score IS NULL OR satisfaction_score BETWEEN 1 AND 5", name="satisfaction_range"
+        ),
+        # A resolved or closed claim always says what was decided.
+        CheckConstraint(
+            "status NOT IN ('resolved', 'closed') OR (result IS NOT NULL AND resolved_at IS NOT NULL)",
+            name="resolved_has_result",
+        ),
+        Index("ix_claim_registered_at", "registered_at"),
+        Index("ix_claim_search_vector", "search_vector", postgresql_using="gin"),
+    )
+
+
+class ClaimNumberCounter(Base):
+    """One row per year; incremented inside the registering transaction.
+
+    The row lock serialises concurrent registrations of a year, and a rolled-back registration
+    rolls its increment back too: numbers have neither duplicates nor gaps.
+    """
+
+    __tablename__ = "claim_number_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, nullable=False)

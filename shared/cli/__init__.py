@@ -1,0 +1,69 @@
+"""The `claimdesk` command. Each sub-command lives in its own module of this package and registers
+itself through `register(subparsers)`; add a module to COMMANDS to add a command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.runtime import StartupError
+from shared.settings import get_settings, settings_error_line
+
+COMMANDS = (
+    "shared.cli.run",
+    "shared.cli.migrate",
+    "shared.cli.users",
+    "shared.cli.demo",
+)
+
+EXIT_CONFIG = 2
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int | None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claimdesk", description="Customer-claims desk")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> int:
+    print(f"claimdesk: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aiohttp.access", "sqlalchemy.engine", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        get_settings()
+    except ValidationError as exc:
+        print(settings_error_line(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args)) or 0
+    except StartupError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

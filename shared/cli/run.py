@@ -1,0 +1,65 @@
+"""`claimdesk run`: migrate, then run every part of the desk in one process until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from shared import migrate
+from shared.runtime import Database, open_database
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("claimdesk")
+
+Part = Callable[[Settings, Database, asyncio.Event], Awaitable[None]]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="migrate, then run the back-office, the bot and the worker")
+    parser.add_argument("--no-migrate", action="store_true", help="skip migrations")
+    parser.set_defaults(handler=handle)
+
+
+def parts() -> list[tuple[str, Part]]:
+    # Imported here: shared/ is the domain core and does not import the edges at module level.
+    from backoffice.server import serve as serve_backoffice
+
+    return [("back-office", serve_backoffice)]
+
+
+async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, Part]]) -> None:
+    """Run the parts side by side; the first to fail, or a signal, stops them all."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(part(settings, db, stop), name=name) for name, part in selected]
+    try:
+        done, _ = await asyncio.wait(
+            [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        stop.set()
+        for task in tasks:
+            if task in done and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+
+
+async def handle(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    async with open_database(settings) as db:
+        if not args.no_migrate:
+            await migrate.upgrade(db.url)
+        await run_parts(settings, db, parts())
+    return 0

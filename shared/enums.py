@@ -1,0 +1,87 @@
+"""String enums stored as text with CHECK constraints (no PostgreSQL enum types to migrate)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint
+
+
+class Channel(StrEnum):
+    """Where a claim came from."""
+
+    TELEGRAM = "telegram"
+    PHONE = "phone"
+    EMAIL = "email"
+    WEB = "web"
+    IMPORT = "import"
+
+
+class Remedy(StrEnum):
+    """What the customer asks for."""
+
+    REFUND = "refund"
+    REPLACEMENT = "replacement"
+    REPAIR = "repair"
+    COMPENSATION = "compensation"
+    APOLOGY = "apology"
+    OTHER = "other"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class InteractionChannel(StrEnum):
+    TELEGRAM = "telegram"
+    PHONE = "phone"
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VIDEO = "video"
+    VOICE = "voice"
+    AUDIO = "audio"
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class ActorKind(StrEnum):
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def check_in(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_allowed")

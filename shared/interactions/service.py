@@ -1,0 +1,219 @@
+"""Logging interactions: what customers send, what staff answer, calls, meetings and notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actors import Actor
+from shared.audit.service import log_claim_event
+from shared.claims.models import Claim
+from shared.claims.workflow import ClaimStatus
+from shared.clock import utcnow
+from shared.customers.models import Customer
+from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel
+from shared.errors import Conflict, InvalidValue, NotFound
+from shared.interactions.models import Attachment, Interaction
+from shared.outbox.service import enqueue
+
+MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentIn:
+    kind: AttachmentKind
+    tg_file_id: str | None = None
+    tg_file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    storage_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramRef:
+    """Where a message sits in Telegram; (chat, message, edit_date) identifies it exactly once."""
+
+    chat_id: int
+    message_id: int
+    edit_date: int = 0
+    media_group_id: str | None = None
+
+
+async def log_interaction(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    direction: Direction,
+    channel: InteractionChannel,
+    text: str = "",
+    claim_id: int | None = None,
+    customer_id: int | None = None,
+    author_id: int | None = None,
+    counterpart_name: str | None = None,
+    counterpart_role: str | None = None,
+    telegram: TelegramRef | None = None,
+    edit_of_id: int | None = None,
+    occurred_at: datetime | None = None,
+    attachments: Sequence[AttachmentIn] = (),
+    delivery_state: DeliveryState | None = None,
+) -> tuple[Interaction, bool]:
+    """Store one interaction; returns it and whether it is new.
+
+    A Telegram message already stored (a redelivered update) is returned as it is, with False,
+    and nothing else is written.
+    """
+    direction = Direction(direction)
+    channel = InteractionChannel(channel)
+    if len(text) > MAX_TEXT:
+        raise InvalidValue("text", f"longer than {MAX_TEXT} characters")
+    if not text.strip() and not attachments:
+        raise InvalidValue("text", "must not be empty")
+    claim: Claim | None = None
+    if claim_id is not None:
+        claim = await session.get(Claim, claim_id)
+        if claim is None or (customer_id is not None and claim.customer_id != customer_id):
+            raise NotFound("claim", claim_id)
+        customer_id = claim.customer_id
+    elif customer_id is not None and await session.get(Customer, customer_id) is None:
+        raise NotFound("customer", customer_id)
+
+    values = {
+        "claim_id": claim_id,
+        "customer_id": customer_id,
+        "direction": Direction(direction).value,
+        "channel": InteractionChannel(channel).value,
+        "counterpart_name": counterpart_name,
+        "counterpart_role": counterpart_role,
+        "author_id": author_id,
+        "text": text,
+        "edit_of_id": edit_of_id,
+        "occurred_at": occurred_at or utcnow(),
+        "delivery_state": DeliveryState(delivery_state).value if delivery_state else None,
+    }
+    if telegram is not None:
+        values |= {
+            "tg_chat_id": telegram.chat_id,
+            "tg_message_id": telegram.message_id,
+            "tg_edit_date": telegram.edit_date,
+            "tg_media_group_id": telegram.media_group_id,
+        }
+        inserted = await session.scalar(
+            insert(Interaction)
+            .values(**values)
+            .on_conflict_do_nothing(constraint="uq_interaction_tg_message")
+            .returning(Interaction.id)
+        )
+        if inserted is None:
+            existing = await session.scalar(
+                select(Interaction).where(
+                    Interaction.tg_chat_id == telegram.chat_id,
+                    Interaction.tg_message_id == telegram.message_id,
+                    Interaction.tg_edit_date == telegram.edit_date,
+                )
+            )
+            assert existing is not None
+            return existing, False
+        interaction = await session.get_one(Interaction, inserted)
+    else:
+        interaction = Interaction(**values)
+        session.add(interaction)
+        await session.flush()
+
+    for item in attachments:
+        session.add(
+            Attachment(
+                interaction_id=interaction.id,
+                kind=AttachmentKind(item.kind).value,
+                tg_file_id=item.tg_file_id,
+                tg_file_unique_id=item.tg_file_unique_id,
+                file_name=item.file_name,
+                mime_type=item.mime_type,
+                size=item.size,
+                storage_path=item.storage_path,
+            )
+        )
+    await session.flush()
+    await session.refresh(interaction, ["attachments"])
+
+    if claim is not None:
+        # The first thing staff say to the customer is the first response (SLA clock stops).
+        if (
+            actor.is_staff
+            and direction is not Direction.INTERNAL
+            and channel is not InteractionChannel.NOTE
+            and claim.first_response_at is None
+        ):
+            claim.first_response_at = values["occurred_at"]
+        await log_claim_event(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            kind="interaction_added",
+            after={
+                "interaction_id": interaction.id,
+                "direction": interaction.direction,
+                "channel": interaction.channel,
+                "attachments": len(attachments),
+            },
+            at=values["occurred_at"],
+        )
+    return interaction, True
+
+
+async def reply_to_customer(
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    actor: Actor,
+    text: str,
+    author_id: int | None,
+    attachments: Sequence[AttachmentIn] = (),
+) -> Interaction:
+    """A staff answer sent through the bot: an outbound interaction queued for delivery, and the
+    outbox message that delivers it, in the same transaction."""
+    claim = await session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound("claim", claim_id)
+    if claim.status == ClaimStatus.CLOSED:
+        raise Conflict("the claim is closed", field="status")
+    customer = await session.get_one(Customer, claim.customer_id)
+    if customer.telegram_chat_id is None:
+        raise InvalidValue("channel", "the customer has no Telegram chat; record a call or an e-mail instead")
+    interaction, _ = await log_interaction(
+        session,
+        actor=actor,
+        direction=Direction.OUTBOUND,
+        channel=InteractionChannel.TELEGRAM,
+        text=text,
+        claim_id=claim_id,
+        author_id=author_id,
+        attachments=attachments,
+        delivery_state=DeliveryState.QUEUED,
+    )
+    await enqueue(
+        session,
+        chat_id=customer.telegram_chat_id,
+        method="sendMessage",
+        payload={"text": text, "kind": "staff_reply", "claim_number": claim.number},
+        interaction_id=interaction.id,
+    )
+    return interaction
+
+
+async def list_claim_interactions(
+    session: AsyncSession, *, claim_id: int, limit: int = 50, offset: int = 0
+) -> Sequence[Interaction]:
+    rows = await session.scalars(
+        select(Interaction)
+        .where(Interaction.claim_id == claim_id)
+        .order_by(Interaction.occurred_at, Interaction.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all()

@@ -1,0 +1,176 @@
+"""The investigation plan: add, change, complete and remove activities, each with its audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actors import Actor
+from shared.audit.service import log_claim_event
+from shared.catalogs.models import Employee
+from shared.claims.models import Claim
+from shared.claims.workflow import ClaimStatus
+from shared.clock import utcnow
+from shared.errors import Conflict, InvalidValue, NotFound
+from shared.plans.models import PlanItem
+
+PLAN_FIELDS = ("title", "details", "owner_id", "due_date", "outcome", "position", "visible_to_customer")
+
+
+async def _open_claim(session: AsyncSession, claim_id: int) -> Claim:
+    claim = await session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound("claim", claim_id)
+    if claim.status == ClaimStatus.CLOSED:
+        raise Conflict("the plan of a closed claim cannot change", field="status")
+    return claim
+
+
+async def _check_owner(session: AsyncSession, owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    owner = await session.get(Employee, owner_id)
+    if owner is None or not owner.active:
+        raise InvalidValue("owner_id", f"no active employee with id {owner_id}")
+
+
+def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(PLAN_FIELDS))
+    if unknown:
+        raise InvalidValue(unknown[0], "is not a plan item field")
+    clean = dict(changes)
+    if "title" in clean:
+        title = (clean["title"] or "").strip()
+        if not title:
+            raise InvalidValue("title", "must not be empty")
+        if len(title) > 300:
+            raise InvalidValue("title", "longer than 300 characters")
+        clean["title"] = title
+    if "due_date" in clean and clean["due_date"] is not None and not isinstance(clean["due_date"], date):
+        raise InvalidValue("due_date", "must be a date")
+    if "position" in clean and (not isinstance(clean["position"], int) or clean["position"] < 0):
+        raise InvalidValue("position", "must be a non-negative whole number")
+    return clean
+
+
+async def add_plan_item(
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    actor: Actor,
+    title: str,
+    details: str | None = None,
+    owner_id: int | None = None,
+    due_date: date | None = None,
+    visible_to_customer: bool = False,
+    at: datetime | None = None,
+) -> PlanItem:
+    clean = _clean({"title": title, "details": details, "owner_id": owner_id, "due_date": due_date})
+    claim = await _open_claim(session, claim_id)
+    await _check_owner(session, owner_id)
+    position = await session.scalar(
+        select(func.coalesce(func.max(PlanItem.position) + 1, 0)).where(PlanItem.claim_id == claim_id)
+    )
+    item = PlanItem(claim_id=claim.id, position=position, visible_to_customer=visible_to_customer, **clean)
+    if at is not None:
+        item.created_at = at
+    session.add(item)
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=claim.id,
+        actor=actor,
+        kind="plan_item_added",
+        after={"plan_item_id": item.id, **clean, "visible_to_customer": visible_to_customer},
+        at=at,
+    )
+    return item
+
+
+async def get_plan_item(session: AsyncSession, *, item_id: int) -> PlanItem:
+    item = await session.get(PlanItem, item_id)
+    if item is None:
+        raise NotFound("plan_item", item_id)
+    return item
+
+
+async def update_plan_item(
+    session: AsyncSession, *, item_id: int, actor: Actor, changes: Mapping[str, Any]
+) -> PlanItem:
+    clean = _clean(changes)
+    item = await get_plan_item(session, item_id=item_id)
+    await _open_claim(session, item.claim_id)
+    if "owner_id" in clean:
+        await _check_owner(session, clean["owner_id"])
+    changed = {k: v for k, v in clean.items() if getattr(item, k) != v}
+    if not changed:
+        return item
+    before = {k: getattr(item, k) for k in changed}
+    for field, value in changed.items():
+        setattr(item, field, value)
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=item.claim_id,
+        actor=actor,
+        kind="plan_item_changed",
+        before={"plan_item_id": item.id, **before},
+        after={"plan_item_id": item.id, **changed},
+    )
+    return item
+
+
+async def complete_plan_item(
+    session: AsyncSession,
+    *,
+    item_id: int,
+    actor: Actor,
+    outcome: str | None = None,
+    done: bool = True,
+    at: datetime | None = None,
+) -> PlanItem:
+    """Mark an activity done (with its outcome) or undo that."""
+    item = await get_plan_item(session, item_id=item_id)
+    await _open_claim(session, item.claim_id)
+    before = {"done_at": item.done_at, "outcome": item.outcome}
+    if done:
+        if item.done_at is not None:
+            raise Conflict("this activity is already done", field="done")
+        item.done_at = at or utcnow()
+        item.outcome = (outcome or "").strip() or item.outcome
+    else:
+        if item.done_at is None:
+            raise Conflict("this activity is not done", field="done")
+        item.done_at = None
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=item.claim_id,
+        actor=actor,
+        kind="plan_item_done" if done else "plan_item_undone",
+        before={"plan_item_id": item.id, **before},
+        after={"plan_item_id": item.id, "done_at": item.done_at, "outcome": item.outcome},
+        at=at,
+    )
+    return item
+
+
+async def remove_plan_item(session: AsyncSession, *, item_id: int, actor: Actor) -> None:
+    item = await get_plan_item(session, item_id=item_id)
+    await _open_claim(session, item.claim_id)
+    before = {"plan_item_id": item.id, **{k: getattr(item, k) for k in PLAN_FIELDS}}
+    claim_id = item.claim_id
+    await session.delete(item)
+    await session.flush()
+    await log_claim_event(session, claim_id=claim_id, actor=actor, kind="plan_item_removed", before=before)
+
+
+async def list_plan(session: AsyncSession, *, claim_id: int) -> Sequence[PlanItem]:
+    rows = await session.scalars(
+        select(PlanItem).where(PlanItem.claim_id == claim_id).order_by(PlanItem.position, PlanItem.id)
+    )
+    return rows.all()

@@ -1,0 +1,103 @@
+"""One Settings object, read from the environment and an optional `.env`.
+
+A bad value must stop the program with one line naming the variable (see `settings_error_line`),
+so every field carries the environment name it is read from and validators say what is wrong
+in words a person configuring the desk understands.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+Language = Literal["ru", "en"]
+LANGUAGES: tuple[Language, ...] = ("ru", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path("./var"), alias="CLAIMDESK_DATA_DIR")
+
+    bot_token: SecretStr | None = Field(default=None, alias="BOT_TOKEN")
+    telegram_api_base: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_BASE")
+    bot_mode: Literal["polling", "webhook"] = Field(default="polling", alias="BOT_MODE")
+    webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    webhook_host: str = Field(default="127.0.0.1", alias="WEBHOOK_HOST")
+    webhook_port: int = Field(default=8081, ge=1, le=65535, alias="WEBHOOK_PORT")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+
+    backoffice_host: str = Field(default="127.0.0.1", alias="BACKOFFICE_HOST")
+    backoffice_port: int = Field(default=8080, ge=1, le=65535, alias="BACKOFFICE_PORT")
+    backoffice_public_url: str | None = Field(default=None, alias="BACKOFFICE_PUBLIC_URL")
+
+    timezone: str = Field(default="Europe/Moscow", alias="TIMEZONE")
+    default_language: Language = Field(default="ru", alias="DEFAULT_LANGUAGE")
+    currency: str = Field(default="RUB", min_length=3, max_length=3, alias="CURRENCY")
+
+    sla_first_response_hours: int = Field(default=24, ge=1, le=24 * 90, alias="SLA_FIRST_RESPONSE_HOURS")
+    sla_resolution_hours: int = Field(default=120, ge=1, le=24 * 365, alias="SLA_RESOLUTION_HOURS")
+    auto_close_days: int = Field(default=7, ge=1, le=365, alias="AUTO_CLOSE_DAYS")
+    staff_chat_id: int | None = Field(default=None, alias="STAFF_CHAT_ID")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            url = make_url(value.strip())
+        except ArgumentError:
+            raise ValueError("not a database URL (expected postgresql://user@host:port/dbname)") from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(f"claimdesk needs PostgreSQL, got '{url.get_backend_name()}'")
+        if url.get_driver_name() not in ("asyncpg", "psycopg2", "psycopg", "") and "+" in url.drivername:
+            raise ValueError(f"unsupported driver '{url.get_driver_name()}' (use postgresql://)")
+        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (expected an IANA name like Europe/Moscow)") from None
+        return value
+
+    @field_validator("telegram_api_base", "webhook_url", "backoffice_public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' is not an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def settings_error_line(error: ValidationError) -> str:
+    """The one line shown for a bad configuration: the variable, then what is wrong with it."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "configuration"
+    message = first["msg"].removeprefix("Value error, ")
+    name = Settings.model_fields[field].alias if field in Settings.model_fields else field
+    return f"claimdesk: {name or field.upper()}: {message}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
