@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select
 
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES
@@ -33,7 +33,8 @@ class ClaimFilters:
 
 def search_query(q: str) -> ColumnElement:
     """A tsquery matching Russian or English word forms of what the user typed."""
-    return func.websearch_to_tsquery("russian", q).op("||")(func.websearch_to_tsquery("english", q))
+    russian = func.websearch_to_tsquery(literal_column("'russian'::regconfig"), q)
+    return russian.op("||")(func.websearch_to_tsquery(literal_column("'english'::regconfig"), q))
 
 
 def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[bool]]:
