@@ -1,0 +1,19 @@
+"""Local Telegram Bot API emulator for tests, benchmarks and the developer sandbox."""
+
+from bot.sandbox.faults import Fault, FaultInjector
+from bot.sandbox.flood import FloodControl, FloodLimits
+from bot.sandbox.server import ApiError, BotApiEmulator, serve_sandbox
+from bot.sandbox.users import UserDriver
+from bot.sandbox.world import SentMessage
+
+__all__ = [
+    "ApiError",
+    "BotApiEmulator",
+    "Fault",
+    "FaultInjector",
+    "FloodControl",
+    "FloodLimits",
+    "SentMessage",
+    "UserDriver",
+    "serve_sandbox",
+]

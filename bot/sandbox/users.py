@@ -1,0 +1,311 @@
+"""Test-side driver of one Telegram user talking to the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from bot.sandbox.entities import detect_entities
+from bot.sandbox.world import JSON, MEDIA_KINDS, BotWorld, Callback, Chat, SentMessage, media_object, now_ts, tiny_png
+
+if TYPE_CHECKING:
+    from bot.sandbox.server import BotApiEmulator
+
+MessageRef = SentMessage | JSON | int
+
+_DEFAULT_BYTES = {
+    "document": b"%PDF-1.4\n% sandbox document\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
+    "video": b"\x00\x00\x00\x18ftypmp42sandbox-video",
+    "animation": b"\x00\x00\x00\x18ftypmp42sandbox-gif",
+    "voice": b"OggS\x00sandbox-voice",
+    "audio": b"ID3\x03\x00sandbox-audio",
+    "sticker": b"RIFF\x00\x00\x00\x00WEBPsandbox",
+    "video_note": b"\x00\x00\x00\x18ftypmp42sandbox-note",
+}
+
+
+def _message_id(message: MessageRef) -> int:
+    if isinstance(message, int):
+        return message
+    if isinstance(message, SentMessage):
+        return message.message_id
+    return int(message["message_id"])
+
+
+class UserDriver:
+    """Acts as a human in the private chat with the bot: sends, presses, edits, reads."""
+
+    def __init__(self, emu: BotApiEmulator, world: BotWorld, chat: Chat) -> None:
+        self.emu = emu
+        self.world = world
+        self.chat = chat
+
+    @property
+    def id(self) -> int:
+        return self.chat.id
+
+    @property
+    def profile(self) -> JSON:
+        return self.chat.user.as_user()
+
+    # -- what the user sees -----------------------------------------------------------------------
+    @property
+    def messages(self) -> list[SentMessage]:
+        """Every message the bot sent to this chat, oldest first (deleted ones flagged)."""
+        return list(self.chat.sent)
+
+    @property
+    def last(self) -> SentMessage | None:
+        live = [m for m in self.chat.sent if not m.deleted]
+        return live[-1] if live else None
+
+    @property
+    def answers(self) -> list[JSON]:
+        """answerCallbackQuery calls for this user's button presses."""
+        return list(self.chat.answers)
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self.chat.actions)
+
+    @property
+    def keyboard(self) -> JSON | None:
+        """The reply keyboard currently shown to the user (None after remove_keyboard)."""
+        return self.chat.reply_keyboard
+
+    @property
+    def blocked(self) -> bool:
+        return self.chat.blocked
+
+    def unread(self) -> list[SentMessage]:
+        new = self.chat.sent[self.chat.read_cursor :]
+        self.chat.read_cursor = len(self.chat.sent)
+        return new
+
+    async def wait_for_messages(self, n: int = 1, timeout: float = 5.0) -> list[SentMessage]:
+        """The next ``n`` messages the bot sends here (unread ones count); marks them read."""
+        try:
+            await self.world.wait_for(lambda: len(self.chat.sent) - self.chat.read_cursor >= n, timeout)
+        except TimeoutError:
+            got = [m.content for m in self.chat.sent[self.chat.read_cursor :]]
+            raise TimeoutError(f"user {self.id}: expected {n} bot message(s) within {timeout}s, got {got}") from None
+        start = self.chat.read_cursor
+        self.chat.read_cursor = start + n
+        return self.chat.sent[start : start + n]
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> Any:
+        """Wait until ``predicate(self)`` is truthy (e.g. an edit arrived); returns its value."""
+        return await self.world.wait_for(lambda: predicate(self), timeout)
+
+    async def wait_for_answer(self, callback_id: str, timeout: float = 5.0) -> JSON:
+        def find() -> JSON | None:
+            return next((a for a in self.chat.answers if a["callback_query_id"] == callback_id), None)
+
+        return await self.world.wait_for(find, timeout)
+
+    # -- acting ---------------------------------------------------------------------------------
+    def _reopen(self) -> None:
+        # Writing to a bot you blocked restarts it in Telegram clients.
+        if self.chat.blocked:
+            self.emu.unblock(self.id, token=self.world.token)
+
+    async def send_text(self, text: str, *, reply_to: MessageRef | None = None) -> JSON:
+        self._reopen()
+        content: JSON = {"text": text}
+        if ents := detect_entities(text):
+            content["entities"] = ents
+        return self._push(content, reply_to)
+
+    def _push(self, content: JSON, reply_to: MessageRef | None = None, *, kind: str = "message") -> JSON:
+        msg = self.world.user_message(self.chat, content, reply_to=_message_id(reply_to) if reply_to else None)
+        self.world.push_update(kind, msg)
+        return msg
+
+    async def _send_file(
+        self,
+        kind: str,
+        data: bytes | None,
+        *,
+        caption: str | None = None,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        extra: JSON | None = None,
+        media_group_id: str | None = None,
+    ) -> JSON:
+        assert kind in MEDIA_KINDS, kind
+        self._reopen()
+        if data is None:
+            data = tiny_png(64, 48) if kind == "photo" else _DEFAULT_BYTES[kind]
+        stored = self.world.files.add(data, kind, file_name=file_name, mime_type=mime_type)
+        content: JSON = {kind: media_object(self.world.files, stored, kind), **(extra or {})}
+        if caption:
+            content["caption"] = caption
+            if ents := detect_entities(caption):
+                content["caption_entities"] = ents
+        if media_group_id:
+            content["media_group_id"] = media_group_id
+        return self._push(content)
+
+    async def send_photo(self, data: bytes | None = None, caption: str | None = None) -> JSON:
+        return await self._send_file("photo", data, caption=caption)
+
+    async def send_document(
+        self,
+        data: bytes | None = None,
+        file_name: str = "document.pdf",
+        mime_type: str | None = None,
+        caption: str | None = None,
+    ) -> JSON:
+        return await self._send_file(
+            "document", data, caption=caption, file_name=file_name, mime_type=mime_type or _guess_mime(file_name)
+        )
+
+    async def send_video(self, data: bytes | None = None, caption: str | None = None) -> JSON:
+        return await self._send_file("video", data, caption=caption, mime_type="video/mp4")
+
+    async def send_voice(self, data: bytes | None = None) -> JSON:
+        return await self._send_file("voice", data, mime_type="audio/ogg")
+
+    async def send_audio(self, data: bytes | None = None, file_name: str = "audio.mp3") -> JSON:
+        return await self._send_file("audio", data, file_name=file_name, mime_type="audio/mpeg")
+
+    async def send_sticker(self, data: bytes | None = None, emoji: str = "👍") -> JSON:
+        msg = await self._send_file("sticker", data)
+        msg["sticker"]["emoji"] = emoji
+        return msg
+
+    async def send_contact(
+        self,
+        phone_number: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        *,
+        own: bool = True,
+    ) -> JSON:
+        """Share a contact; ``own=True`` is what a ``request_contact`` keyboard button sends."""
+        self._reopen()
+        contact: JSON = {"phone_number": phone_number, "first_name": first_name or self.chat.user.first_name}
+        if last_name:
+            contact["last_name"] = last_name
+        if own:
+            contact["user_id"] = self.id
+        return self._push({"contact": contact})
+
+    async def send_location(self, latitude: float, longitude: float) -> JSON:
+        self._reopen()
+        return self._push({"location": {"latitude": latitude, "longitude": longitude}})
+
+    async def send_album(self, items: list[tuple[Any, ...]], caption: str | None = None) -> list[JSON]:
+        """Several media sharing one media_group_id, one update each, like Telegram.
+
+        items: ("photo", bytes) | ("video", bytes) | ("document", bytes, "name.pdf"); the caption
+        goes on the first item, as Telegram clients do.
+        """
+        group = self.world.new_media_group_id()
+        out: list[JSON] = []
+        for i, item in enumerate(items):
+            kind, data = item[0], item[1]
+            name = item[2] if len(item) > 2 else None
+            out.append(
+                await self._send_file(
+                    kind,
+                    data,
+                    caption=caption if i == 0 else None,
+                    file_name=name,
+                    mime_type=_guess_mime(name) if name else None,
+                    media_group_id=group,
+                )
+            )
+        return out
+
+    async def tap_keyboard(self, text: str) -> JSON:
+        """Tap a reply-keyboard button: sends its text, or the own contact for request_contact."""
+        kb = self.chat.reply_keyboard
+        buttons = [b if isinstance(b, dict) else {"text": b} for row in (kb or {}).get("keyboard", []) for b in row]
+        button = next((b for b in buttons if b.get("text") == text), None)
+        if button is None:
+            raise LookupError(f"no reply keyboard button {text!r}; keyboard: {buttons}")
+        if kb and kb.get("one_time_keyboard"):
+            self.chat.reply_keyboard = None
+        if button.get("request_contact"):
+            return await self.send_contact(f"+7900{self.id:07d}"[-12:])
+        return await self.send_text(text)
+
+    async def press(self, message: MessageRef, data: str | None = None, *, text: str | None = None) -> str:
+        """Press an inline button of a bot message (by callback_data or by label); returns the query id."""
+        mid = _message_id(message)
+        sent = self.chat.sent_by_id.get(mid)
+        if sent is None or sent.deleted:
+            raise LookupError(f"bot message {mid} does not exist in chat {self.id}")
+        matches = [
+            b
+            for b in sent.buttons
+            if "callback_data" in b
+            and (data is None or b["callback_data"] == data)
+            and (text is None or b["text"] == text)
+        ]
+        if not matches:
+            raise LookupError(f"message {mid} has no callback button data={data!r} text={text!r}: {sent.buttons}")
+        cb = Callback(
+            id=str(secrets.randbits(62)),
+            chat_id=self.id,
+            message_id=mid,
+            data=matches[0]["callback_data"],
+            created=time.monotonic(),
+        )
+        self.world.callbacks[cb.id] = cb
+        self.world.push_update(
+            "callback_query",
+            {
+                "id": cb.id,
+                "from": self.chat.user.as_user(),
+                "message": self.chat.messages[mid],
+                "chat_instance": self.world.chat_instance(self.id),
+                "data": cb.data,
+            },
+        )
+        return cb.id
+
+    async def edit(self, message: MessageRef, text: str) -> JSON:
+        """Edit one of the user's own text messages (an ``edited_message`` update)."""
+        mid = _message_id(message)
+        msg = self.chat.messages.get(mid)
+        if msg is None or mid in self.chat.from_bot or "text" not in msg:
+            raise LookupError(f"user text message {mid} not found in chat {self.id}")
+        msg["text"] = text
+        msg.pop("entities", None)
+        if ents := detect_entities(text):
+            msg["entities"] = ents
+        msg["edit_date"] = now_ts()
+        self.world.push_update("edited_message", dict(msg))
+        return msg
+
+    async def download(self, file_id: str) -> bytes:
+        f = self.world.files.get(file_id)
+        if f is None:
+            raise LookupError(file_id)
+        return f.data
+
+    def block(self) -> None:
+        self.emu.block(self.id, token=self.world.token)
+
+    def unblock(self) -> None:
+        self.emu.unblock(self.id, token=self.world.token)
+
+    async def sleep_until_quiet(self, quiet: float = 0.2, timeout: float = 5.0) -> None:
+        """Return once the bot has sent nothing here for ``quiet`` seconds (for "no reply" checks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            before = len(self.chat.sent)
+            await asyncio.sleep(quiet)
+            if len(self.chat.sent) == before:
+                return
+
+
+def _guess_mime(name: str | None) -> str:
+    import mimetypes
+
+    return (mimetypes.guess_type(name or "")[0]) or "application/octet-stream"
