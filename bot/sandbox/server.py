@@ -816,6 +816,7 @@ class BotApiEmulator:
                 self._stats.webhook_failures += 1
                 hook.last_error_date = now_ts()
                 hook.last_error_message = error
+                world.notify()
                 # Interruptible backoff: stop() or a new setWebhook must not wait for it.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), self.webhook_retry_delay)

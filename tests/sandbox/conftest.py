@@ -40,9 +40,7 @@ async def bot(emu: BotApiEmulator) -> AsyncIterator[Bot]:
 async def polling(dp: Dispatcher, bot: Bot, emu: BotApiEmulator) -> AsyncIterator[None]:
     """Run aiogram long polling against the emulator for the duration of the block."""
     before = len(emu.calls_of("getUpdates"))
-    task = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
-    )
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1))
     # stop_polling() refuses to run before polling started; the first getUpdates proves it did.
     for _ in range(200):
         if len(emu.calls_of("getUpdates")) > before or task.done():

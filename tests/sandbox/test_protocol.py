@@ -37,11 +37,16 @@ async def test_parameters_as_json_form_and_query(emu: BotApiEmulator) -> None:
             assert (await r.json())["result"]["text"] == "form"
         async with http.get(emu.api_url("sendMessage"), params={"chat_id": "7", "text": "query"}) as r:
             msg = (await r.json())["result"]
-    assert msg["text"] == "query" and msg["message_id"] == 3 and msg["chat"] == {
-        "id": 7,
-        "type": "private",
-        "first_name": "Bob",
-    }
+    assert (
+        msg["text"] == "query"
+        and msg["message_id"] == 3
+        and msg["chat"]
+        == {
+            "id": 7,
+            "type": "private",
+            "first_name": "Bob",
+        }
+    )
     assert [m.text for m in emu.sent(7)] == ["json", "form", "query"]
 
 
@@ -112,8 +117,9 @@ async def test_edits_and_not_modified(emu: BotApiEmulator, bot: Bot) -> None:
     kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data="ok")]])
     msg = await bot.send_message(5, "<b>v1</b>", parse_mode="HTML", reply_markup=kb)
     with pytest.raises(TelegramBadRequest, match="message is not modified"):
-        await bot.edit_message_text(chat_id=5, message_id=msg.message_id, text="<b>v1</b>", parse_mode="HTML",
-                                    reply_markup=kb)
+        await bot.edit_message_text(
+            chat_id=5, message_id=msg.message_id, text="<b>v1</b>", parse_mode="HTML", reply_markup=kb
+        )
     edited = await bot.edit_message_text(chat_id=5, message_id=msg.message_id, text="v2", reply_markup=kb)
     assert edited.edit_date is not None and edited.text == "v2"  # type: ignore[union-attr]
     await bot.edit_message_reply_markup(chat_id=5, message_id=msg.message_id, reply_markup=None)
@@ -153,9 +159,7 @@ async def test_copy_chat_action_and_keyboards(emu: BotApiEmulator, bot: Bot) -> 
 async def test_my_commands_per_language_and_scope(emu: BotApiEmulator, bot: Bot) -> None:
     await bot.set_my_commands([BotCommand(command="start", description="Start")])
     await bot.set_my_commands([BotCommand(command="start", description="Начать")], language_code="ru")
-    await bot.set_my_commands(
-        [BotCommand(command="help", description="Help")], scope=BotCommandScopeAllPrivateChats()
-    )
+    await bot.set_my_commands([BotCommand(command="help", description="Help")], scope=BotCommandScopeAllPrivateChats())
     assert [c.description for c in await bot.get_my_commands()] == ["Start"]
     assert [c.description for c in await bot.get_my_commands(language_code="ru")] == ["Начать"]
     assert await bot.get_my_commands(language_code="de") == []
