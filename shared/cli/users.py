@@ -4,12 +4,13 @@ import argparse
 import getpass
 import sys
 
+from shared import migrate
 from shared.cli import fail
 from shared.enums import Role
 from shared.errors import DomainError
 from shared.runtime import open_database
 from shared.settings import get_settings
-from shared.staff.service import create_user
+from shared.staff.service import create_user, list_users
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--language", default="ru", choices=["ru", "en"])
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=handle_add)
+    listing = actions.add_parser("list", help="list staff users")
+    listing.set_defaults(handler=handle_list)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -39,6 +42,7 @@ async def handle_add(args: argparse.Namespace) -> int:
     except (ValueError, EOFError) as exc:
         return fail(str(exc) or "no password given", 1)
     async with open_database(get_settings()) as db, db.sessions() as session:
+        await migrate.upgrade(db.url)
         try:
             user = await create_user(
                 session,
@@ -52,4 +56,14 @@ async def handle_add(args: argparse.Namespace) -> int:
             return fail(exc.message, 1)
         await session.commit()
         print(f"created {user.role} '{user.login}' (id {user.id})", file=sys.stderr)
+    return 0
+
+
+async def handle_list(args: argparse.Namespace) -> int:
+    async with open_database(get_settings()) as db:
+        await migrate.upgrade(db.url)
+        async with db.sessions() as session:
+            for user in await list_users(session):
+                state = "active" if user.active else "inactive"
+                print(f"{user.login}\t{user.role}\t{state}\t{user.full_name}")
     return 0

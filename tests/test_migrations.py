@@ -1,0 +1,79 @@
+"""Migrations from empty produce exactly the models; downgrade and upgrade round-trip; repeat is a no-op."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from shared import migrate
+from shared.db import asyncpg_dsn, create_engine, ensure_database, libpq_to_asyncpg
+from shared.models import Base
+
+
+@pytest.fixture
+async def empty_database(database_url: str):
+    url = libpq_to_asyncpg(database_url, f"claimdesk_mig_{uuid.uuid4().hex[:8]}")
+    await ensure_database(url)
+    yield url
+    conn = await asyncpg.connect(asyncpg_dsn(libpq_to_asyncpg(database_url, "postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _diff(url: str) -> list:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+    finally:
+        await engine.dispose()
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            return {r[0] for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _version(url: str) -> str | None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_matches_models_and_round_trips(empty_database: str) -> None:
+    await migrate.upgrade(empty_database)
+    assert await _diff(empty_database) == []
+    assert {t.name for t in Base.metadata.sorted_tables} <= await _tables(empty_database)
+    head = await _version(empty_database)
+
+    await migrate.upgrade(empty_database)  # a second run is a no-op
+    assert await _version(empty_database) == head
+
+    await migrate.downgrade(empty_database, "base")
+    assert await _tables(empty_database) <= {"alembic_version"}
+
+    await migrate.upgrade(empty_database)
+    assert await _diff(empty_database) == []
+    assert await _version(empty_database) == head
+
+
+def test_one_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("postgresql+asyncpg://unused/none"))
+    assert len(script.get_heads()) == 1, script.get_heads()
