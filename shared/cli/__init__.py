@@ -21,6 +21,7 @@ COMMANDS = (
     "shared.cli.migrate",
     "shared.cli.users",
     "shared.cli.demo",
+    "shared.cli.backoffice",
 )
 
 EXIT_CONFIG = 2
