@@ -1,0 +1,13 @@
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CLAIMDESK_DATA_DIR=/app/var
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY shared shared
+COPY bot bot
+COPY backoffice backoffice
+COPY migrations migrations
+RUN pip install --no-cache-dir -e . \
+    && useradd --system --home /app claimdesk && mkdir -p /app/var && chown claimdesk /app/var
+USER claimdesk
+EXPOSE 8080 8081
+CMD ["claimdesk", "run"]
