@@ -1,15 +1,73 @@
-"""The back-office aiohttp application factory."""
+"""The back-office aiohttp application factory.
+
+Request path through the middlewares (outermost first):
+  errors   every failure becomes problem+json; request metrics are recorded here;
+  database API routes get one session (one transaction): the caller is signed in and the route's
+           role checked before the view runs; the view calls the services; the middleware
+           commits once after a successful view and rolls back otherwise (services never commit).
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
-from sqlalchemy import text
+import importlib.util
+import json
+import logging
+import time
+from pathlib import Path
 
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from backoffice.api import ApiRoute, all_routes
+from backoffice.api.http import CTX, RequestContext
+from backoffice.auth import LoginThrottle, authenticate
+from backoffice.keys import (
+    db_key,
+    metrics_key,
+    openapi_key,
+    registry_key,
+    routes_key,
+    settings_key,
+    throttle_key,
+)
+from backoffice.openapi import build_openapi
+from backoffice.problems import (
+    ApiProblem,
+    from_domain_error,
+    from_http_exception,
+    render,
+)
+from shared.errors import DomainError
+from shared.i18n import get_translator, normalize_language
 from shared.runtime import Database
 from shared.settings import Settings
 
-settings_key = web.AppKey("settings", Settings)
-db_key = web.AppKey("db", Database)
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app", "db_key", "settings_key"]
+
+
+ROUTE = "claimdesk.route"
+LANGUAGE = "claimdesk.language"
+API_VERSION = "1.0.0"
+
+
+def swagger_ui_dir() -> Path:
+    # swagger-ui-py ships the Swagger UI 5 distribution (OpenAPI 3.1 aware) as package data.
+    spec = importlib.util.find_spec("swagger_ui")
+    assert spec is not None and spec.submodule_search_locations, "swagger-ui-py is not installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def request_language(request: web.Request, default: str) -> str:
+    header = request.headers.get("Accept-Language", "")
+    for part in header.split(","):
+        tag = part.split(";")[0].strip()
+        if tag and tag != "*":
+            return normalize_language(tag, default)
+    return normalize_language(None, default)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -28,10 +86,130 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_app(settings: Settings, db: Database) -> web.Application:
-    app = web.Application(client_max_size=20 * 1024 * 1024)
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[openapi_key], content_type="application/json")
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>claimdesk API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui", withCredentials: true});
+</script></body></html>
+"""
+
+
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+def _route_of(request: web.Request) -> ApiRoute | None:
+    match = request.match_info
+    resource = match.route.resource if match.route is not None else None
+    if resource is None:
+        return None
+    return request.app[routes_key].get((request.method, resource.canonical))
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    settings = request.app[settings_key]
+    language = request_language(request, settings.default_language)
+    request[LANGUAGE] = language
+    route = _route_of(request)
+    request[ROUTE] = route
+    problem: ApiProblem | None = None
+    try:
+        response = await handler(request)
+    except ApiProblem as exc:
+        problem = exc
+    except DomainError as exc:
+        problem = from_domain_error(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        problem = from_http_exception(exc)
+    except IntegrityError:
+        # A race the service's checks could not see (two creators of one name at once).
+        problem = ApiProblem(409, "conflict", "api.problem.conflict_race")
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", "") and str(exc.orig.sqlstate).startswith("22"):  # type: ignore[union-attr]
+            problem = ApiProblem(422, "invalid", "api.problem.invalid_data")
+        else:
+            log.exception("database error on %s %s", request.method, request.path)
+            problem = ApiProblem(500, "internal", "api.problem.internal")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        problem = ApiProblem(500, "internal", "api.problem.internal")
+    if problem is not None:
+        response = render(problem, get_translator(language), request.path)
+    requests_total, latency = request.app[metrics_key]
+    label = route.path if route is not None else (request.match_info.route.resource.canonical
+                                                   if request.match_info.route.resource else "unmatched")
+    requests_total.labels(request.method, label, str(response.status)).inc()
+    latency.labels(request.method, label).observe(time.perf_counter() - started)
+    return response
+
+
+@web.middleware
+async def database_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    route: ApiRoute | None = request.get(ROUTE)
+    if route is None:
+        return await handler(request)
+    app = request.app
+    language = request[LANGUAGE]
+    async with app[db_key].sessions() as session:
+        context = RequestContext(
+            session=session, settings=app[settings_key], t=get_translator(language), language=language
+        )
+        request[CTX] = context
+        try:
+            await authenticate(request, context, route)
+            response = await handler(request)
+        except BaseException:
+            await session.rollback()
+            raise
+        if response.status < 400:
+            await session.commit()
+        else:
+            await session.rollback()
+        return response
+
+
+def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
+    app = web.Application(
+        client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware]
+    )
     app[settings_key] = settings
     app[db_key] = db
+    app[throttle_key] = throttle or LoginThrottle()
+    registry = CollectorRegistry()
+    app[registry_key] = registry
+    app[metrics_key] = (
+        Counter("claimdesk_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=registry),
+        Histogram(
+            "claimdesk_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        ),
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs)
+    app.router.add_static("/api/docs/static", swagger_ui_dir())
+
+    routes = all_routes()
+    table: dict[tuple[str, str], ApiRoute] = {}
+    for route in routes:
+        resource_route = app.router.add_route(route.method, route.path, route.handler)
+        table[(route.method, resource_route.resource.canonical)] = route
+    app[routes_key] = table
+    document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
+    app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
     return app

@@ -20,6 +20,7 @@ COMMANDS = (
     "shared.cli.run",
     "shared.cli.migrate",
     "shared.cli.users",
+    "shared.cli.tokens",
     "shared.cli.demo",
     "shared.cli.backoffice",
 )

@@ -1,0 +1,151 @@
+"""What every view uses: the request context, parsing (pydantic at the edge) and rendering."""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.problems import ApiProblem, from_validation_error
+from shared.actors import Actor
+from shared.i18n import Translator
+from shared.settings import Settings
+from shared.staff.models import StaffUser
+
+MAX_JSON_BODY = 1024 * 1024
+MAX_ID = 2**63 - 1
+CTX = "claimdesk.ctx"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are refused (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+@dataclass
+class RequestContext:
+    session: AsyncSession
+    settings: Settings
+    t: Translator
+    language: str
+    user: StaffUser | None = None
+    via: str | None = None  # "session" or "token"
+    session_id: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user is not None, "route without a role has no actor"
+        return Actor.staff(self.user.id)
+
+    @property
+    def user_id(self) -> int:
+        assert self.user is not None
+        return self.user.id
+
+
+def ctx(request: web.Request) -> RequestContext:
+    return request[CTX]
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BODY:
+        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiProblem(400, "bad_request", "api.problem.bad_request") from None
+    if not isinstance(data, dict):
+        raise ApiProblem(400, "bad_request", "api.problem.not_an_object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "body") from None
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is list or origin is tuple:
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in request.query:
+            continue
+        if _is_list(info.annotation):
+            data[key] = [v for raw in request.query.getall(key) for v in raw.split(",") if v != ""]
+        else:
+            data[key] = request.query[key]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "query") from None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise ApiProblem(404, "not_found", "api.problem.not_found")
+    return int(raw)
+
+
+def reply(model: BaseModel | None, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    if model is None:
+        return web.Response(status=status, headers=headers)
+    return web.Response(
+        body=model.model_dump_json(), status=status, content_type="application/json", headers=headers
+    )
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def if_match_version(request: web.Request, *, required: bool) -> int | None:
+    """The version named by If-Match (`"v3"` or `W/"v3"`); 428 when required and missing."""
+    header = request.headers.get("If-Match")
+    if header is None or not header.strip():
+        if required:
+            raise ApiProblem(428, "precondition_required", "api.problem.precondition_required")
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.startswith("v") or not value[1:].isdigit() or len(value) > 12:
+        # An ETag we never issued cannot match the current one.
+        raise ApiProblem(412, "stale_version", "api.problem.stale_version")
+    return int(value[1:])

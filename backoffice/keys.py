@@ -1,0 +1,19 @@
+"""Typed application keys of the back-office app (a module of its own so views can import them)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from backoffice.auth import LoginThrottle
+from shared.runtime import Database
+from shared.settings import Settings
+
+settings_key = web.AppKey("settings", Settings)
+db_key = web.AppKey("db", Database)
+routes_key = web.AppKey("routes", dict)
+openapi_key = web.AppKey("openapi", bytes)
+throttle_key = web.AppKey("throttle", LoginThrottle)
+registry_key = web.AppKey("registry", CollectorRegistry)
+metrics_key = web.AppKey("metrics", tuple)
+files_key = web.AppKey("files", object)
