@@ -85,9 +85,6 @@ class SandboxApi:
             uid = int(user_id)
         except (TypeError, ValueError):
             raise web.HTTPBadRequest(text="user_id must be an integer") from None
-        chat = self.world.chats.get(uid)
-        if chat is None:
-            return self.emu.user(uid, first_name=f"User {uid}")
         return self.emu.user(uid)
 
     async def _body(self, request: web.Request) -> JSON:

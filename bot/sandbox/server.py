@@ -267,19 +267,28 @@ class BotApiEmulator:
     def user(
         self,
         user_id: int,
-        first_name: str = "User",
+        first_name: str | None = None,
         *,
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "en",
         token: str | None = None,
     ) -> UserDriver:
+        """The driver of user ``user_id``; creates the user (and the private chat) on first use.
+
+        Calling it again without ``first_name`` returns a driver of the existing user unchanged;
+        with ``first_name`` the profile is replaced (later messages carry the new profile).
+        """
         world = self._world(token)
         existing = world.chats.get(user_id)
-        if existing is not None and first_name == "User":
+        if existing is not None and first_name is None:
             return UserDriver(self, world, existing)
         profile = UserProfile(
-            id=user_id, first_name=first_name, last_name=last_name, username=username, language_code=language_code
+            id=user_id,
+            first_name=first_name or f"User {user_id}",
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
         )
         return UserDriver(self, world, world.chat_for(profile))
 

@@ -131,7 +131,7 @@ class UserDriver:
         caption: str | None = None,
         file_name: str | None = None,
         mime_type: str | None = None,
-        extra: JSON | None = None,
+        media_extra: JSON | None = None,
         media_group_id: str | None = None,
     ) -> JSON:
         assert kind in MEDIA_KINDS, kind
@@ -139,7 +139,10 @@ class UserDriver:
         if data is None:
             data = tiny_png(64, 48) if kind == "photo" else _DEFAULT_BYTES[kind]
         stored = self.world.files.add(data, kind, file_name=file_name, mime_type=mime_type)
-        content: JSON = {kind: media_object(self.world.files, stored, kind), **(extra or {})}
+        media = media_object(self.world.files, stored, kind)
+        if media_extra:
+            media.update(media_extra)
+        content: JSON = {kind: media}
         if caption:
             content["caption"] = caption
             if ents := detect_entities(caption):
@@ -172,9 +175,7 @@ class UserDriver:
         return await self._send_file("audio", data, file_name=file_name, mime_type="audio/mpeg")
 
     async def send_sticker(self, data: bytes | None = None, emoji: str = "👍") -> JSON:
-        msg = await self._send_file("sticker", data)
-        msg["sticker"]["emoji"] = emoji
-        return msg
+        return await self._send_file("sticker", data, media_extra={"emoji": emoji})
 
     async def send_contact(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import itertools
 import secrets
@@ -377,7 +378,8 @@ class BotWorld:
 
     # -- updates ---------------------------------------------------------------------------
     def push_update(self, kind: str, payload: JSON) -> JSON:
-        update = {"update_id": self.next_update_id, kind: payload}
+        # A snapshot: later edits of the stored message must not change an undelivered update.
+        update = {"update_id": self.next_update_id, kind: copy.deepcopy(payload)}
         self.next_update_id += 1
         self.updates.append(update)
         self.notify()
