@@ -1,0 +1,125 @@
+"""What every report shares: the date range in TIMEZONE, the claims-list filters, group names,
+percentages, and the table shape the file formats (csv, xlsx) are written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.catalogs.models import Department, Employee, Reason
+from shared.claims.filters import ClaimFilters, claim_conditions
+from shared.claims.models import Claim
+from shared.clock import start_of_local_day
+from shared.staff.models import StaffUser
+
+# A range wider than this is almost certainly a typo (a year 20260 or a day-granularity decade).
+MAX_RANGE_DAYS = 366 * 20
+OTHER = "other"  # the group `top` folds the smaller groups into, as 1C's "Прочие"
+
+ColumnKind = Literal["text", "int", "float", "pct", "date", "hours"]
+
+
+class RangeParams(BaseModel):
+    """`from` and `to`: local dates in TIMEZONE, both inclusive."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeParams:
+        if self.date_to < self.date_from:
+            raise ValueError("'to' is before 'from'")
+        if (self.date_to - self.date_from).days > MAX_RANGE_DAYS:
+            raise ValueError(f"the range is longer than {MAX_RANGE_DAYS} days")
+        return self
+
+
+class ReportBody(BaseModel):
+    """Base of every report's JSON body; `from`/`to` are keywords in Python, aliases in JSON."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    date_from: date = Field(serialization_alias="from", alias="from")
+    date_to: date = Field(serialization_alias="to", alias="to")
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def range_conditions(
+    column: Any, date_from: date, date_to: date, tz: ZoneInfo
+) -> list[ColumnElement[bool]]:
+    """`column` falls on a local day from `date_from` to `date_to` inclusive.
+
+    Compared as UTC instants (not `local(column)::date BETWEEN`) so that the btree index on the
+    column serves the range.
+    """
+    return [
+        column >= start_of_local_day(date_from, tz),
+        column < start_of_local_day(date_to + timedelta(days=1), tz),
+    ]
+
+
+def filter_conditions(filters: ClaimFilters | None, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    return claim_conditions(filters or ClaimFilters(), tz)
+
+
+def local_time(column: Any, tz: ZoneInfo) -> ColumnElement[datetime]:
+    """`column AT TIME ZONE 'Europe/Moscow'`: the wall-clock time in TIMEZONE."""
+    return func.timezone(literal(tz.key), column)
+
+
+def pct(part: int, whole: int) -> float:
+    """Percentage rounded half-up to one decimal (as a person would round 12.25 -> 12.3)."""
+    if not whole:
+        return 0.0
+    value = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return float(value)
+
+
+# The grouping dimensions reports use: claim column, the catalog whose name labels it.
+GROUPS: dict[str, tuple[Any, Any]] = {
+    "department": (Claim.culprit_department_id, Department),
+    "reason": (Claim.reason_id, Reason),
+    "employee": (Claim.culprit_employee_id, Employee),
+    "responsible": (Claim.responsible_id, StaffUser),
+}
+
+
+async def group_names(session: AsyncSession, group: str, ids: set[int]) -> dict[int, str]:
+    """Names of the catalog entries behind group ids (one small query per report)."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    model = GROUPS[group][1]
+    if model is StaffUser:
+        label = func.coalesce(func.nullif(StaffUser.full_name, ""), StaffUser.login)
+        rows = await session.execute(select(StaffUser.id, label).where(StaffUser.id.in_(ids)))
+    else:
+        rows = await session.execute(select(model.id, model.name).where(model.id.in_(ids)))
+    return {ident: name for ident, name in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    kind: ColumnKind = "text"
+
+
+@dataclass(slots=True)
+class Table:
+    """One sheet of a report as files see it: translated headers, typed values, rows in order."""
+
+    name: str
+    columns: list[Column]
+    rows: list[list[Any]] = field(default_factory=list)
