@@ -171,6 +171,7 @@ class BotApiEmulator:
         bot_name: str = "Claimdesk Sandbox",
         bot_username: str | None = None,
         sandbox_ui: bool = True,
+        require_start: bool = False,
     ) -> None:
         all_tokens = list(tokens) if tokens else [token]
         self.worlds: dict[str, BotWorld] = {
@@ -191,6 +192,8 @@ class BotApiEmulator:
         self.callback_ttl = callback_ttl
         self.strict_ampersand = strict_ampersand
         self.sandbox_ui = sandbox_ui
+        # Telegram refuses to let a bot write first; off by default so tests can seed chats.
+        self.require_start = require_start
         self.calls: list[tuple[str, JSON]] = []
         self.method_counts: Counter[str] = Counter()
         self._stats = Stats()
@@ -491,6 +494,8 @@ class BotApiEmulator:
             raise ApiError(403, DEACTIVATED)
         if chat.blocked:
             raise ApiError(403, BLOCKED)
+        if self.require_start and not chat.started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return chat
 
     def _flood_check(self, chat: Chat, *, counts_global: bool = True) -> None:
@@ -1009,21 +1014,21 @@ class BotApiEmulator:
         return src
 
     @staticmethod
-    def _content_of(src: JSON) -> tuple[str, JSON, StoredFile | None]:
+    def _content_of(src: JSON) -> tuple[str, JSON]:
+        """(kind, content fields) of a message being copied or forwarded."""
         for kind in (*MEDIA_KINDS, "contact", "location"):
             if kind in src:
                 content = {kind: src[kind]}
                 for k in ("caption", "caption_entities"):
                     if k in src:
                         content[k] = src[k]
-                return kind, content, None
-        content = {k: src[k] for k in ("text", "entities") if k in src}
-        return "text", content, None
+                return kind, content
+        return "text", {k: src[k] for k in ("text", "entities") if k in src}
 
     async def m_copy_message(self, world: BotWorld, p: JSON, files: dict[str, Upload]) -> JSON:
         chat = self._writable_chat(world, p)
         src = self._source_message(world, p, "copy")
-        kind, content, _ = self._content_of(src)
+        kind, content = self._content_of(src)
         if "caption" in p and kind != "text":
             content.pop("caption", None)
             content.pop("caption_entities", None)
@@ -1039,7 +1044,7 @@ class BotApiEmulator:
     async def m_forward_message(self, world: BotWorld, p: JSON, files: dict[str, Upload]) -> JSON:
         chat = self._writable_chat(world, p)
         src = self._source_message(world, p, "forward")
-        kind, content, _ = self._content_of(src)
+        kind, content = self._content_of(src)
         sender = src.get("from", world.bot_user)
         content["forward_origin"] = {"type": "user", "date": src["date"], "sender_user": sender}
         self._flood_check(chat)

@@ -194,3 +194,27 @@ async def test_get_updates_long_poll_offset_and_conflict(emu: BotApiEmulator, bo
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
         await first
     assert await second == []
+
+
+async def test_several_tokens_are_separate_bots_and_require_start() -> None:
+    from tests.sandbox.conftest import make_bot
+
+    emu = BotApiEmulator(tokens=["1:A", "2:B"], require_start=True)
+    await emu.start()
+    a, b = make_bot(emu, token="1:A"), make_bot(emu, token="2:B")
+    try:
+        assert (await a.get_me()).id == 1 and (await b.get_me()).id == 2
+        user_a = emu.user(9, "Same person", token="1:A")
+        emu.user(9, "Same person", token="2:B")
+        from aiogram.exceptions import TelegramForbiddenError
+
+        with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
+            await a.send_message(9, "cold message")
+        await user_a.send_text("/start")
+        assert (await a.send_message(9, "hi")).message_id == 2
+        assert await b.get_updates() == []  # updates are per bot
+        assert [u.message.text for u in await a.get_updates() if u.message] == ["/start"]
+    finally:
+        await a.session.close()
+        await b.session.close()
+        await emu.stop()
