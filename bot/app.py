@@ -1,0 +1,223 @@
+"""The customers' bot: Bot, Dispatcher, long polling and webhook modes, and the `serve` part that
+`claimdesk run` / `claimdesk bot` start (with the local sandbox emulator when BOT_TOKEN is unset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import DisabledEventIsolation
+from aiogram.methods import TelegramMethod
+from aiogram.types import BotCommand, BotCommandScopeDefault, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.fsm import create_storage
+from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
+from bot.routers import ROUTERS, build_routers
+from shared.i18n import SUPPORTED, get_translator
+from shared.runtime import Database, StartupError
+from shared.settings import Settings
+
+log = logging.getLogger("claimdesk.bot")
+
+WEBHOOK_PATH = "/telegram/webhook"
+SANDBOX_TOKEN = "123456:SANDBOX"
+SANDBOX_PORT = 8090
+COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
+
+
+def create_bot(settings: Settings, *, token: str | None = None, api_base: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base or settings.telegram_api_base))
+    raw_token = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
+    if not raw_token:
+        raise StartupError("BOT_TOKEN: not set")
+    return Bot(raw_token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    webhook: bool = False,
+    storage: BaseStorage | None = None,
+    isolation: BaseEventIsolation | None = None,
+    routers: tuple[str, ...] = ROUTERS,
+) -> Dispatcher:
+    """A dispatcher over `sessions`; `storage` defaults to PostgreSQL (RedisStorage with REDIS_URL)."""
+    if storage is None:
+        storage, default_isolation = create_storage(settings.redis_url, sessions)
+        isolation = isolation or default_isolation
+    if isolation is None:
+        from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+        isolation = SimpleEventIsolation()
+    # FSM is wired by hand: the transaction middleware must hold the per-chat lock across the
+    # commit, and aiogram's own FSM middleware (which would take it) sits inside the transaction.
+    dp = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    dp.update.outer_middleware(
+        UpdateTransactionMiddleware(
+            sessions, isolation, webhook=webhook, default_language=settings.default_language
+        )
+    )
+    dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))
+    dp.update.outer_middleware(CustomerMiddleware(settings.default_language))
+    dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
+    dp.include_routers(*build_routers(routers))
+    return dp
+
+
+async def set_commands(bot: Bot, default_language: str) -> None:
+    """The command menu in each language, and the default language's for everyone else."""
+    for language in (*SUPPORTED, None):
+        t = get_translator(language or default_language)
+        commands = [BotCommand(command=name, description=t(f"bot.cmd.{name}")) for name in COMMANDS]
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language)
+
+
+class CommittedRequestHandler(SimpleRequestHandler):
+    """Answers Telegram only when the update's transaction has committed.
+
+    aiogram's handler answers early after 55 s (or at once with handle_in_background) and goes on
+    in the background; then a failure would lose the update. Here any failure is a 500 and
+    Telegram delivers the update again; a reply the handler returned travels in the response.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, secret_token: str | None, **data: Any) -> None:
+        super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token, **data)
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})
+        try:
+            result = await self.dispatcher.feed_update(bot, update, **self.data)
+        except Exception:
+            log.exception("update %s failed; not acknowledged, Telegram will deliver it again", update.update_id)
+            return web.Response(status=500, text="update not processed")
+        method = result if isinstance(result, TelegramMethod) else None
+        return web.Response(body=self._build_response_writer(bot=bot, result=method))
+
+    async def close(self) -> None:
+        return None  # the bot's session belongs to whoever created the bot
+
+
+def create_webhook_app(dp: Dispatcher, bot: Bot, *, secret: str | None, path: str = WEBHOOK_PATH) -> web.Application:
+    app = web.Application()
+    CommittedRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def webhook_server(
+    dp: Dispatcher, bot: Bot, *, host: str, port: int, url: str | None, secret: str | None
+) -> AsyncIterator[str]:
+    """Listen, then register the webhook (so the first delivery finds us); yields the URL."""
+    path = urlsplit(url).path if url else WEBHOOK_PATH
+    runner = web.AppRunner(create_webhook_app(dp, bot, secret=secret, path=path or WEBHOOK_PATH), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartupError(f"WEBHOOK_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if port == 0:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    public = url or f"http://{host}:{port}{WEBHOOK_PATH}"
+    try:
+        await bot.set_webhook(public, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
+        yield public
+    finally:
+        await runner.cleanup()
+
+
+async def run_dispatcher(
+    dp: Dispatcher,
+    bot: Bot,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    webhook: bool,
+    polling_timeout: int = 10,
+    webhook_port: int | None = None,
+) -> None:
+    """Run in the chosen mode until `stop` is set."""
+    await set_commands(bot, settings.default_language)
+    if webhook:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+        port = settings.webhook_port if webhook_port is None else webhook_port
+        async with webhook_server(
+            dp, bot, host=settings.webhook_host, port=port, url=settings.webhook_url, secret=secret
+        ) as url:
+            log.info("bot: webhook at %s", url)
+            await dp.emit_startup(bot=bot)
+            try:
+                await stop.wait()
+            finally:
+                await dp.emit_shutdown(bot=bot)
+        return
+    await bot.delete_webhook()
+    task = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            polling_timeout=polling_timeout,
+            allowed_updates=dp.resolve_used_update_types(),
+        )
+    )
+    log.info("bot: long polling")
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            with contextlib.suppress(RuntimeError):
+                await dp.stop_polling()
+        await task
+
+
+async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """The bot as a part of `claimdesk run` (and `claimdesk bot`).
+
+    Without BOT_TOKEN the local Bot API emulator is started as a sandbox and the bot talks to it;
+    the log says where its page is.
+    """
+    emulator = None
+    api_base = settings.telegram_api_base
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    if token is None:
+        from bot.sandbox import serve_sandbox
+
+        try:
+            emulator = await serve_sandbox("127.0.0.1", SANDBOX_PORT, SANDBOX_TOKEN)
+        except OSError:
+            emulator = await serve_sandbox("127.0.0.1", 0, SANDBOX_TOKEN)
+        api_base, token = emulator.base_url, SANDBOX_TOKEN
+        log.info(
+            "bot: no BOT_TOKEN, so the bot runs against the local sandbox. Talk to it in a browser: %s/sandbox/",
+            emulator.base_url,
+        )
+    bot = create_bot(settings, token=token, api_base=api_base)
+    dp = create_dispatcher(db.sessions, settings, webhook=settings.bot_mode == "webhook")
+    try:
+        await run_dispatcher(dp, bot, settings, stop, webhook=settings.bot_mode == "webhook")
+    finally:
+        await dp.storage.close()
+        await bot.session.close()
+        if emulator is not None:
+            await emulator.stop()

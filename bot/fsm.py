@@ -1,0 +1,114 @@
+"""FSM storage for aiogram: PostgreSQL (default) or Redis (when REDIS_URL is set).
+
+The PostgreSQL storage writes inside the transaction of the update being handled (the
+`UpdateScope` the transaction middleware opens): a customer's place in the wizard and what that
+step stored commit or roll back together, and a redelivered update finds the state it expects.
+Outside an update (tests, tools) it uses a short transaction of its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.bot_state.service import load_fsm, save_fsm
+
+
+@dataclass
+class _Record:
+    state: str | None
+    data: dict[str, Any]
+    dirty: bool = False
+
+
+@dataclass
+class UpdateScope:
+    """The session of the update being handled and the FSM records it read or changed."""
+
+    session: AsyncSession
+    records: dict[str, _Record] = field(default_factory=dict)
+
+    async def flush_fsm(self) -> None:
+        for key, record in self.records.items():
+            if record.dirty:
+                await save_fsm(self.session, key=key, state=record.state, data=record.data)
+                record.dirty = False
+
+
+current_scope: ContextVar[UpdateScope | None] = ContextVar("claimdesk_update_scope", default=None)
+
+
+def _state_name(state: StateType) -> str | None:
+    return state.state if isinstance(state, State) else state
+
+
+class PostgresStorage(BaseStorage):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.key_builder = DefaultKeyBuilder(with_destiny=True)
+
+    async def _record(self, key: str) -> _Record:
+        scope = current_scope.get()
+        if scope is not None:
+            record = scope.records.get(key)
+            if record is None:
+                state, data = await load_fsm(scope.session, key=key)
+                record = scope.records[key] = _Record(state, data)
+            return record
+        async with self.sessions() as session:
+            state, data = await load_fsm(session, key=key)
+        return _Record(state, data)
+
+    async def _write(self, key: str, record: _Record) -> None:
+        scope = current_scope.get()
+        if scope is not None:
+            record.dirty = True
+            scope.records[key] = record
+            return
+        async with self.sessions.begin() as session:
+            await save_fsm(session, key=key, state=record.state, data=record.data)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        name = self.key_builder.build(key)
+        record = await self._record(name)
+        record.state = _state_name(state)
+        await self._write(name, record)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return (await self._record(self.key_builder.build(key))).state
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        name = self.key_builder.build(key)
+        record = await self._record(name)
+        record.data = copy.deepcopy(dict(data))
+        await self._write(name, record)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return copy.deepcopy((await self._record(self.key_builder.build(key))).data)
+
+    async def close(self) -> None:
+        return None
+
+
+def create_storage(
+    redis_url: str | None, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    """The storage and the per-chat isolation that goes with it.
+
+    Isolation serialises the updates of one chat (a double tap on Submit is handled once, in
+    order); with Redis it holds across bot processes, with PostgreSQL within this process.
+    """
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True))
+        return storage, RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+    return PostgresStorage(sessions), SimpleEventIsolation()

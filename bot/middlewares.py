@@ -1,0 +1,180 @@
+"""The bot's update pipeline, outermost first (after aiogram's errors and user-context ones):
+
+1. `UpdateTransactionMiddleware`: per-chat isolation lock, one session and one transaction per
+   update, the update id recorded in it (a redelivery stores nothing twice), FSM changes written
+   in it, commit after the handler; a database failure tells the customer to try again in a
+   minute and, in webhook mode, is re-raised so Telegram gets no 2xx and delivers again.
+2. aiogram's `FSMContextMiddleware` (no isolation of its own: step 1 holds the lock across the
+   commit, so the next update of a chat always reads the state the previous one committed).
+3. `CustomerMiddleware`: the customer behind the update and their translator (`t`).
+
+Replies that are not answers to a question (acknowledgements of stored messages, "try again")
+go through `ReplyThrottle`, so a customer sending 100 messages a second has all of them stored
+and gets only a few answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import asyncpg
+from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
+from aiogram.types import TelegramObject, Update
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.fsm import UpdateScope, current_scope
+from shared.bot_state.service import claim_update
+from shared.customers.telegram import customer_for_telegram_user
+from shared.i18n import get_translator, normalize_language
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+)
+
+
+class ReplyThrottle:
+    """At most `limit` unsolicited replies per chat per `seconds` (moving window).
+
+    In memory by default; with REDIS_URL the window is shared by every bot process.
+    """
+
+    def __init__(self, limit: int = 2, seconds: int = 5, storage: Storage | None = None) -> None:
+        self.item = RateLimitItemPerSecond(limit, seconds)
+        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+
+    async def allow(self, chat_id: int, kind: str = "ack") -> bool:
+        return await self.limiter.hit(self.item, kind, str(chat_id))
+
+    @classmethod
+    def from_settings(cls, redis_url: str | None) -> ReplyThrottle:
+        if redis_url:
+            from limits.aio.storage import RedisStorage
+
+            return cls(storage=RedisStorage(redis_url.replace("redis://", "async+redis://", 1)))
+        return cls()
+
+
+class UpdateTransactionMiddleware(BaseMiddleware):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        isolation: BaseEventIsolation,
+        *,
+        webhook: bool,
+        default_language: str,
+    ) -> None:
+        self.sessions = sessions
+        self.isolation = isolation
+        self.webhook = webhook
+        self.default_language = default_language
+        # "Try again" is said at most once a minute per chat, however often Telegram redelivers.
+        self.outage_replies = ReplyThrottle(limit=1, seconds=60)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        update = cast(Update, event)
+        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
+        bot: Bot = data["bot"]
+        chat_id = context.chat_id if context else None
+        user_id = context.user_id if context else None
+        if chat_id is None and user_id is None:
+            return await self._handle(handler, update, data)
+        key = StorageKey(bot_id=bot.id, chat_id=chat_id or user_id or 0, user_id=user_id or chat_id or 0)
+        async with self.isolation.lock(key):
+            return await self._handle(handler, update, data)
+
+    async def _handle(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        update: Update,
+        data: dict[str, Any],
+    ) -> Any:
+        session = self.sessions()
+        scope = UpdateScope(session)
+        token = current_scope.set(scope)
+        try:
+            async with session.begin():
+                if not await claim_update(session, update_id=update.update_id):
+                    log.info("update %s was handled before; skipped", update.update_id)
+                    return None
+                data["session"] = session
+                result = await handler(update, data)
+                await scope.flush_fsm()
+            return result
+        except DATABASE_ERRORS as exc:
+            log.error("update %s: database unavailable: %s", update.update_id, str(exc).splitlines()[0] or exc)
+            await self._tell_try_later(data)
+            if self.webhook:
+                raise  # no 2xx: Telegram keeps the update and delivers it again
+            return None
+        finally:
+            current_scope.reset(token)
+            try:
+                await session.close()
+            except DATABASE_ERRORS:
+                pass
+
+    async def _tell_try_later(self, data: dict[str, Any]) -> None:
+        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
+        if context is None or context.chat_id is None:
+            return
+        if not await self.outage_replies.allow(context.chat_id, "outage"):
+            return
+        language = normalize_language(context.user.language_code if context.user else None, self.default_language)
+        bot: Bot = data["bot"]
+        try:
+            await bot.send_message(context.chat_id, get_translator(language)("bot.error.try_later"))
+        except Exception as exc:  # the customer cannot be told; the update is still not acknowledged
+            log.warning("could not tell chat %s to try later: %s", context.chat_id, exc)
+
+
+class CustomerMiddleware(BaseMiddleware):
+    """`customer` and `t` (their translator) for every update that has a user."""
+
+    def __init__(self, default_language: str) -> None:
+        self.default_language = default_language
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
+        user = context.user if context else None
+        session: AsyncSession | None = data.get("session")
+        if user is None or user.is_bot or session is None:
+            data["t"] = get_translator(self.default_language)
+            return await handler(event, data)
+        customer = await customer_for_telegram_user(
+            session,
+            telegram_user_id=user.id,
+            chat_id=context.chat_id if context and context.chat_id else user.id,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            username=user.username,
+            language_code=user.language_code,
+            default_language=self.default_language,
+        )
+        data["customer"] = customer
+        data["t"] = get_translator(customer.language)
+        return await handler(event, data)

@@ -1,0 +1,401 @@
+"""File a claim, step by step: what happened (text and files) -> more files or Done -> order
+reference or Skip -> remedy (buttons) -> phone (shared contact or typed; skipped when known) ->
+summary with Submit / Edit / Cancel. /cancel works at every step; bad input repeats the step.
+
+The draft lives in the FSM data (persistent storage), so a customer continues where they were
+after a restart. Submit carries the draft's id: a second tap on the same summary finds the draft
+already registered (the per-chat lock serialises the taps) and registers nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import keyboards
+from bot.callbacks import IntakeCb, MenuCb
+from bot.content import TEXT_LIMIT, attachment_from_dict, attachment_of, attachment_to_dict, esc
+from shared.claims.intake import IntakeDraft, submit_intake
+from shared.customers.models import Customer
+from shared.customers.service import normalize_phone
+from shared.enums import Remedy
+from shared.errors import DomainError, InvalidValue
+from shared.i18n import Translator
+from shared.interactions.service import TelegramRef
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ORDER_LIMIT = 100
+
+
+class Intake(StatesGroup):
+    description = State()
+    files = State()
+    order = State()
+    remedy = State()
+    phone = State()
+    summary = State()
+
+
+# -- draft helpers ----------------------------------------------------------------------------------
+async def _draft(state: FSMContext) -> dict[str, Any]:
+    return dict((await state.get_data()).get("draft") or {})
+
+
+async def _save(state: FSMContext, draft: dict[str, Any]) -> None:
+    await state.update_data(draft=draft)
+
+
+async def _drop_draft(state: FSMContext, **extra: Any) -> None:
+    data = await state.get_data()
+    data.pop("draft", None)
+    data.update(extra)
+    await state.set_state(None)
+    await state.set_data(data)
+
+
+def _add_file(draft: dict[str, Any], message: Message) -> bool:
+    """Add the message's file to the draft; True when the customer should be told (the first
+    item of an album is acknowledged, the rest of it silently)."""
+    attachment = attachment_of(message)
+    if attachment is None:
+        return False
+    files = draft.setdefault("files", [])
+    files.append(attachment_to_dict(attachment))
+    group = message.media_group_id
+    if group is None:
+        return True
+    seen = draft.setdefault("albums", [])
+    if group in seen:
+        return False
+    seen.append(group)
+    return True
+
+
+async def _ask(step: str, target: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    """Enter `step` and ask its question."""
+    draft = await _draft(state)
+    if step == "description":
+        await state.set_state(Intake.description)
+        await target.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t))
+    elif step == "files":
+        await state.set_state(Intake.files)
+        await target.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t))
+    elif step == "order":
+        await state.set_state(Intake.order)
+        await target.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t))
+    elif step == "remedy":
+        await state.set_state(Intake.remedy)
+        await target.answer(t("bot.intake.ask_remedy"), reply_markup=keyboards.remedies(t))
+    elif step == "phone":
+        await state.set_state(Intake.phone)
+        await target.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t))
+    else:
+        await state.set_state(Intake.summary)
+        await target.answer(_summary(draft, customer, t), reply_markup=keyboards.summary(t, draft["id"]))
+
+
+async def _next(after: str, target: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    """Go on after `after`; an edit from the summary goes straight back to the summary."""
+    draft = await _draft(state)
+    if draft.get("editing"):
+        draft["editing"] = False
+        await _save(state, draft)
+        await _ask("summary", target, state, customer, t)
+        return
+    order = ("description", "files", "order", "remedy", "phone", "summary")
+    step = order[order.index(after) + 1]
+    if step == "order" and draft.get("order_prefilled"):
+        step = "remedy"
+    if step == "phone" and customer.phone:
+        step = "summary"
+    await _ask(step, target, state, customer, t)
+
+
+def _summary(draft: dict[str, Any], customer: Customer, t: Translator) -> str:
+    remedy = draft.get("remedy")
+    lines = [
+        t("bot.intake.summary_title"),
+        t("bot.intake.summary_description", text=esc(draft.get("description"), 1500)),
+        t("bot.intake.summary_files", count=len(draft.get("files") or [])),
+        t("bot.intake.summary_order", order=esc(draft.get("order_ref")) or "—"),
+        t("bot.intake.summary_remedy", remedy=t(f"remedy.{remedy}") if remedy else "—"),
+        t("bot.intake.summary_phone", phone=esc(draft.get("phone") or customer.phone or "—")),
+    ]
+    return "\n".join(lines)
+
+
+def _text_problem(message: Message, t: Translator, limit: int = TEXT_LIMIT) -> str | None:
+    if message.text is None:
+        return t("bot.intake.need_text")
+    if not message.text.strip():
+        return t("bot.intake.empty")
+    if len(message.text) > limit:
+        return t("bot.intake.too_long", limit=limit)
+    return None
+
+
+# -- entering and leaving -----------------------------------------------------------------------------
+async def begin(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    data = await state.get_data()
+    draft: dict[str, Any] = {"id": secrets.token_hex(6), "files": []}
+    if data.get("deep_order"):
+        draft["order_ref"] = str(data["deep_order"])[:ORDER_LIMIT]
+        draft["order_prefilled"] = True
+    await _save(state, draft)
+    await _ask("description", message, state, customer, t)
+
+
+async def begin_command(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    await begin(message, state, customer, t)
+
+
+async def begin_button(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await begin(query.message, state, customer, t)
+
+
+async def cancel_command(message: Message, state: FSMContext, t: Translator) -> None:
+    if await state.get_state() is None:
+        await message.answer(t("bot.intake.nothing_to_cancel"), reply_markup=keyboards.menu(t))
+        return
+    await _drop_draft(state)
+    await message.answer(t("bot.intake.cancelled"), reply_markup=ReplyKeyboardRemove())
+    await message.answer(t("bot.menu.title"), reply_markup=keyboards.menu(t))
+
+
+async def cancel_button(query: CallbackQuery, state: FSMContext, t: Translator) -> None:
+    await query.answer()
+    if await state.get_state() is None:
+        return
+    await _drop_draft(state)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("bot.intake.cancelled"), reply_markup=keyboards.menu(t))
+
+
+# -- steps ----------------------------------------------------------------------------------------
+async def description_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    draft = await _draft(state)
+    if message.text is None and attachment_of(message) is not None:
+        tell = _add_file(draft, message)
+        if message.caption and message.caption.strip():
+            draft["description"] = message.caption.strip()
+            draft["description_ref"] = [message.chat.id, message.message_id]
+            await _save(state, draft)
+            await _next("description", message, state, customer, t)
+            return
+        await _save(state, draft)
+        if tell:
+            await message.answer(t("bot.intake.file_added_need_text", count=len(draft["files"])))
+        return
+    problem = _text_problem(message, t)
+    if problem:
+        await message.answer(problem)
+        await message.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t))
+        return
+    assert message.text is not None
+    draft["description"] = message.text.strip()
+    draft["description_ref"] = [message.chat.id, message.message_id]
+    await _save(state, draft)
+    await _next("description", message, state, customer, t)
+
+
+async def files_step(message: Message, state: FSMContext, t: Translator) -> None:
+    draft = await _draft(state)
+    if attachment_of(message) is not None:
+        if _add_file(draft, message):
+            await message.answer(
+                t("bot.intake.file_added", count=len(draft["files"])), reply_markup=keyboards.files_done(t)
+            )
+        await _save(state, draft)
+        return
+    if message.text is not None and message.text.strip():
+        # More words about what happened are part of the description.
+        combined = f"{draft.get('description', '')}\n{message.text.strip()}".strip()
+        if len(combined) > TEXT_LIMIT:
+            await message.answer(t("bot.intake.too_long", limit=TEXT_LIMIT), reply_markup=keyboards.files_done(t))
+            return
+        draft["description"] = combined
+        await _save(state, draft)
+        await message.answer(t("bot.intake.text_added"), reply_markup=keyboards.files_done(t))
+        return
+    await message.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t))
+
+
+async def files_done(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _next("files", query.message, state, customer, t)
+
+
+async def order_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    problem = _text_problem(message, t, ORDER_LIMIT)
+    if problem:
+        await message.answer(problem)
+        await message.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t))
+        return
+    assert message.text is not None
+    draft = await _draft(state)
+    draft["order_ref"] = message.text.strip()
+    await _save(state, draft)
+    await _next("order", message, state, customer, t)
+
+
+async def order_skip(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
+    await query.answer()
+    draft = await _draft(state)
+    draft["order_ref"] = None
+    await _save(state, draft)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _next("order", query.message, state, customer, t)
+
+
+async def remedy_chosen(
+    query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, customer: Customer, t: Translator
+) -> None:
+    try:
+        remedy = Remedy(callback_data.value)
+    except ValueError:
+        log.warning("chat %s sent an unknown remedy %r", query.from_user.id, callback_data.value)
+        await query.answer(t("bot.error.not_found"), show_alert=True)
+        return
+    await query.answer()
+    draft = await _draft(state)
+    draft["remedy"] = remedy.value
+    await _save(state, draft)
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await _next("remedy", query.message, state, customer, t)
+
+
+async def remedy_needs_button(message: Message, t: Translator) -> None:
+    await message.answer(t("bot.intake.use_buttons"), reply_markup=keyboards.remedies(t))
+
+
+async def phone_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    if message.contact is not None:
+        if message.contact.user_id not in (None, message.chat.id):
+            await message.answer(t("bot.intake.own_phone"), reply_markup=keyboards.share_phone(t))
+            return
+        raw = message.contact.phone_number
+    elif message.text is not None:
+        raw = message.text
+    else:
+        await message.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t))
+        return
+    try:
+        phone = normalize_phone(raw)
+    except InvalidValue:
+        await message.answer(t("bot.intake.bad_phone"), reply_markup=keyboards.share_phone(t))
+        return
+    draft = await _draft(state)
+    draft["phone"] = phone
+    await _save(state, draft)
+    await message.answer(t("bot.intake.phone_saved", phone=esc(phone)), reply_markup=ReplyKeyboardRemove())
+    await _next("phone", message, state, customer, t)
+
+
+async def summary_needs_button(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    await message.answer(t("bot.intake.use_buttons"))
+    await _ask("summary", message, state, customer, t)
+
+
+async def edit_pressed(query: CallbackQuery, t: Translator) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("bot.intake.edit_which"), reply_markup=keyboards.edit_fields(t))
+
+
+async def edit_field(
+    query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, customer: Customer, t: Translator
+) -> None:
+    await query.answer()
+    if callback_data.value not in keyboards.EDITABLE_STEPS or not isinstance(query.message, Message):
+        return
+    draft = await _draft(state)
+    draft["editing"] = True
+    await _save(state, draft)
+    await query.message.edit_reply_markup(reply_markup=None)
+    await _ask(callback_data.value, query.message, state, customer, t)
+
+
+async def submit(
+    query: CallbackQuery,
+    callback_data: IntakeCb,
+    state: FSMContext,
+    session: AsyncSession,
+    customer: Customer,
+    t: Translator,
+) -> None:
+    data = await state.get_data()
+    draft = dict(data.get("draft") or {})
+    if await state.get_state() != Intake.summary.state or draft.get("id") != callback_data.value:
+        # A second tap, or a stale summary: the draft was registered (or dropped) already.
+        done = data.get("submitted") or {}
+        await query.answer(t("bot.intake.already_submitted", number=done.get("number", "—")), show_alert=False)
+        return
+    ref = draft.get("description_ref")
+    try:
+        claim = await submit_intake(
+            session,
+            customer_id=customer.id,
+            draft=IntakeDraft(
+                description=draft.get("description") or "",
+                remedy=Remedy(draft["remedy"]) if draft.get("remedy") else None,
+                order_ref=draft.get("order_ref"),
+                phone=draft.get("phone"),
+                attachments=tuple(attachment_from_dict(f) for f in draft.get("files") or []),
+                telegram=TelegramRef(chat_id=ref[0], message_id=ref[1]) if ref else None,
+            ),
+        )
+    except DomainError as exc:
+        log.info("chat %s: claim refused: %s", query.from_user.id, exc)
+        await query.answer(t("bot.intake.refused"), show_alert=True)
+        return
+    await _drop_draft(state, submitted={"draft": draft["id"], "claim_id": claim.id, "number": claim.number})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        settings = get_settings()
+        await query.message.answer(
+            t("bot.intake.registered", number=esc(claim.number), hours=settings.sla_first_response_hours),
+            reply_markup=keyboards.open_claim(t, claim.id),
+        )
+
+
+def make_router() -> Router:
+    router = Router(name="intake")
+    m, c = router.message, router.callback_query
+    # /cancel first: it must win over every step's catch-all.
+    m.register(cancel_command, Command("cancel"))
+    c.register(cancel_button, IntakeCb.filter(F.action == "cancel"))
+    m.register(begin_command, Command("new"))
+    c.register(begin_button, MenuCb.filter(F.action == "new"))
+
+    m.register(description_step, StateFilter(Intake.description))
+    m.register(files_step, StateFilter(Intake.files))
+    c.register(files_done, StateFilter(Intake.files), IntakeCb.filter(F.action == "done"))
+    m.register(order_step, StateFilter(Intake.order))
+    c.register(order_skip, StateFilter(Intake.order), IntakeCb.filter(F.action == "skip"))
+    c.register(remedy_chosen, StateFilter(Intake.remedy), IntakeCb.filter(F.action == "remedy"))
+    m.register(remedy_needs_button, StateFilter(Intake.remedy))
+    m.register(phone_step, StateFilter(Intake.phone))
+    m.register(summary_needs_button, StateFilter(Intake.summary))
+    c.register(edit_pressed, StateFilter(Intake.summary), IntakeCb.filter(F.action == "edit"))
+    c.register(edit_field, StateFilter(Intake.summary), IntakeCb.filter(F.action == "field"))
+    c.register(submit, IntakeCb.filter(F.action == "submit"))
+    return router

@@ -1,0 +1,125 @@
+"""The catch-all: every message no other router took is stored as an inbound interaction.
+
+Which claim it goes to is decided by `shared.interactions.routing.route_inbound`; the reply (an
+acknowledgement, the "which claim?" question, the offer to file a claim) is throttled per chat,
+the storing never is. Replies are returned, not awaited: aiogram sends them after the update's
+transaction committed (in webhook mode inside the webhook response).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import keyboards
+from bot.callbacks import PickClaimCb
+from bot.content import content_of, esc, telegram_ref
+from bot.middlewares import ReplyThrottle
+from shared.customers.models import Customer
+from shared.errors import Conflict, NotFound
+from shared.i18n import Translator
+from shared.interactions.routing import attach_to_claim, record_edit, route_inbound, store_inbound
+
+log = logging.getLogger(__name__)
+
+
+async def any_message(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    customer: Customer,
+    t: Translator,
+    replies: ReplyThrottle,
+) -> Any:
+    content = content_of(message)
+    chosen = (await state.get_data()).get("writing_claim_id")
+    route = await route_inbound(session, customer_id=customer.id, chosen_claim_id=chosen)
+    interaction, created = await store_inbound(
+        session,
+        customer_id=customer.id,
+        claim_id=route.claim.id if route.claim is not None else None,
+        text=content.text,
+        telegram=telegram_ref(message),
+        attachments=content.attachments,
+    )
+    if not created:
+        return None  # the same message again (redelivered): stored once, answered once
+    if route.claim is not None:
+        if await replies.allow(message.chat.id):
+            return message.answer(t("bot.route.stored", number=esc(route.claim.number)))
+        return None
+    if route.ambiguous:
+        if await replies.allow(message.chat.id, "ask"):
+            return message.answer(
+                t("bot.route.which"), reply_markup=keyboards.pick_claim(t, route.choices, interaction.id)
+            )
+        return None
+    if await replies.allow(message.chat.id):
+        return message.answer(t("bot.route.no_claim"), reply_markup=keyboards.file_claim(t))
+    return None
+
+
+async def edited_message(
+    message: Message, state: FSMContext, session: AsyncSession, customer: Customer
+) -> None:
+    content = content_of(message)
+    chosen = (await state.get_data()).get("writing_claim_id")
+    route = await route_inbound(session, customer_id=customer.id, chosen_claim_id=chosen)
+    try:
+        await record_edit(
+            session,
+            customer_id=customer.id,
+            text=content.text,
+            telegram=telegram_ref(message, edited=True),
+            attachments=content.attachments,
+            fallback_claim_id=route.claim.id if route.claim is not None else None,
+        )
+    except NotFound:
+        log.warning("customer %s edited message %s that belongs to someone else", customer.id, message.message_id)
+
+
+async def claim_picked(
+    query: CallbackQuery,
+    callback_data: PickClaimCb,
+    state: FSMContext,
+    session: AsyncSession,
+    customer: Customer,
+    t: Translator,
+) -> None:
+    try:
+        claim, moved = await attach_to_claim(
+            session,
+            customer_id=customer.id,
+            claim_id=callback_data.claim_id,
+            from_interaction_id=callback_data.interaction_id,
+        )
+    except NotFound:
+        log.warning(
+            "forged or stale callback: customer %s (telegram %s) named claim %s / message %s, not theirs",
+            customer.id,
+            query.from_user.id,
+            callback_data.claim_id,
+            callback_data.interaction_id,
+        )
+        await query.answer(t("bot.error.not_found"), show_alert=True)
+        return
+    except Conflict:
+        await query.answer(t("bot.claim.closed"), show_alert=True)
+        return
+    await state.update_data(writing_claim_id=claim.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(t("bot.route.moved", number=esc(claim.number), count=len(moved)))
+
+
+def make_router() -> Router:
+    router = Router(name="messages")
+    router.callback_query.register(claim_picked, PickClaimCb.filter())
+    router.message.register(any_message)
+    router.edited_message.register(edited_message)
+    return router
