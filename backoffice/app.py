@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from backoffice.api import ApiRoute, all_routes
 from backoffice.api.http import CTX, RequestContext
 from backoffice.auth import LoginThrottle, authenticate
+from backoffice.files import close_client
 from backoffice.keys import (
     db_key,
     metrics_key,
@@ -49,8 +50,8 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app", "db_key", "settings_key"]
 
 
-ROUTE = "claimdesk.route"
-LANGUAGE = "claimdesk.language"
+ROUTE = web.RequestKey("route", object)
+LANGUAGE = web.RequestKey("language", str)
 API_VERSION = "1.0.0"
 
 
@@ -156,7 +157,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 @web.middleware
 async def database_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
-    route: ApiRoute | None = request.get(ROUTE)
+    route = request.get(ROUTE)
+    assert route is None or isinstance(route, ApiRoute)
     if route is None:
         return await handler(request)
     app = request.app
@@ -212,4 +214,5 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app[routes_key] = table
     document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
+    app.on_cleanup.append(close_client)
     return app

@@ -123,6 +123,8 @@ def from_domain_error(exc: DomainError) -> ApiProblem:
         )
     if isinstance(exc, StaleVersion):
         return ApiProblem(412, "stale_version", "api.problem.stale_version", extra=dict(exc.details))
+    if exc.code == "forbidden":
+        return ApiProblem(403, "forbidden", "api.problem.domain_forbidden", message=exc.message)
     if isinstance(exc, Conflict):
         field = exc.details.get("field")
         errors = [FieldError(field=str(field), message=exc.message, type="conflict")] if field else None

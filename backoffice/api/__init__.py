@@ -69,6 +69,12 @@ class ApiRoute:
 
 MODULES: tuple[str, ...] = (
     "backoffice.api.auth",
+    "backoffice.api.claims",
+    "backoffice.api.interactions",
+    "backoffice.api.plan",
+    "backoffice.api.catalogs",
+    "backoffice.api.customers",
+    "backoffice.api.users",
     "backoffice.api.system",
 )
 # Owned by the reports/exchange work; imported when present (an import error in them still fails loudly).

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.problems import ApiProblem, from_validation_error
@@ -19,7 +19,6 @@ from shared.staff.models import StaffUser
 
 MAX_JSON_BODY = 1024 * 1024
 MAX_ID = 2**63 - 1
-CTX = "claimdesk.ctx"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,7 +30,15 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _sane_year(value: Any) -> Any:
+    # Far dates overflow when shifted between time zones; nobody files a claim in year 1.
+    if not 1900 <= value.year <= 9998:
+        raise ValueError("year must be between 1900 and 9998")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
+Moment = Annotated[AwareDatetime, AfterValidator(_sane_year)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -68,6 +75,9 @@ class RequestContext:
     def user_id(self) -> int:
         assert self.user is not None
         return self.user.id
+
+
+CTX = web.RequestKey("ctx", RequestContext)
 
 
 def ctx(request: web.Request) -> RequestContext:

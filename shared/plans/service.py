@@ -174,3 +174,42 @@ async def list_plan(session: AsyncSession, *, claim_id: int) -> Sequence[PlanIte
         select(PlanItem).where(PlanItem.claim_id == claim_id).order_by(PlanItem.position, PlanItem.id)
     )
     return rows.all()
+
+
+async def change_plan_item(
+    session: AsyncSession,
+    *,
+    item_id: int,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    done: bool | None = None,
+    at: datetime | None = None,
+) -> PlanItem:
+    """Edit an activity and, in the same step, mark it done or not done; one audit event."""
+    clean = _clean(changes)
+    item = await get_plan_item(session, item_id=item_id)
+    await _open_claim(session, item.claim_id)
+    if "owner_id" in clean:
+        await _check_owner(session, clean["owner_id"])
+    if done is not None and done != (item.done_at is not None):
+        clean["done_at"] = (at or utcnow()) if done else None
+    changed = {k: v for k, v in clean.items() if getattr(item, k) != v}
+    if not changed:
+        return item
+    before = {k: getattr(item, k) for k in changed}
+    for field, value in changed.items():
+        setattr(item, field, value)
+    await session.flush()
+    kind = "plan_item_changed"
+    if set(changed) <= {"done_at", "outcome"} and "done_at" in changed:
+        kind = "plan_item_done" if changed["done_at"] is not None else "plan_item_undone"
+    await log_claim_event(
+        session,
+        claim_id=item.claim_id,
+        actor=actor,
+        kind=kind,
+        before={"plan_item_id": item.id, **before},
+        after={"plan_item_id": item.id, **changed},
+        at=at,
+    )
+    return item

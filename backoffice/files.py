@@ -1,0 +1,100 @@
+"""Attachments: fetched through the Bot API (getFile, then the file URL) on first request and kept
+under CLAIMDESK_DATA_DIR/files, then streamed from disk."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from backoffice.api.http import ctx
+from backoffice.keys import files_key
+from backoffice.problems import ApiProblem
+from shared.claims.queries import get_attachment, set_attachment_storage
+
+log = logging.getLogger(__name__)
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
+
+
+def files_dir(request: web.Request) -> Path:
+    return (ctx(request).settings.data_dir / "files").resolve()
+
+
+def _client(app: web.Application) -> aiohttp.ClientSession:
+    client = app.get(files_key)
+    if client is None:
+        client = aiohttp.ClientSession(timeout=FETCH_TIMEOUT)
+        app[files_key] = client
+    return client  # type: ignore[return-value]
+
+
+async def close_client(app: web.Application) -> None:
+    client = app.get(files_key)
+    if client is not None:
+        await client.close()  # type: ignore[attr-defined]
+
+
+async def _download(request: web.Request, file_id: str, target: Path) -> None:
+    settings = ctx(request).settings
+    if settings.bot_token is None:
+        raise ApiProblem(503, "no_bot", "api.problem.no_bot")
+    base = f"{settings.telegram_api_base}"
+    token = settings.bot_token.get_secret_value()
+    client = _client(request.app)
+    try:
+        async with client.get(f"{base}/bot{token}/getFile", params={"file_id": file_id}) as resp:
+            answer = await resp.json(content_type=None)
+        if not answer.get("ok") or not answer.get("result", {}).get("file_path"):
+            log.warning("getFile refused %s: %s", file_id, answer.get("description"))
+            raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable")
+        file_path = answer["result"]["file_path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        async with client.get(f"{base}/file/bot{token}/{quote(file_path)}") as resp:
+            if resp.status != 200:
+                raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable")
+            with partial.open("wb") as out:
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    out.write(chunk)
+        os.replace(partial, target)  # atomic: a concurrent reader sees the whole file or none
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("cannot fetch %s: %r", file_id, exc)
+        raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable") from None
+
+
+async def stream_attachment(request: web.Request, attachment_id: int) -> web.StreamResponse:
+    c = ctx(request)
+    attachment = await get_attachment(c.session, attachment_id=attachment_id)
+    root = files_dir(request)
+    cached: Path | None = None
+    if attachment.storage_path:
+        candidate = (root / attachment.storage_path).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            cached = candidate
+    if cached is None:
+        if not attachment.tg_file_id:
+            raise ApiProblem(404, "not_found", "api.problem.not_found")
+        relative = f"tg/{_SAFE.sub('_', attachment.tg_file_unique_id or attachment.tg_file_id)[:120]}"
+        cached = root / relative
+        if not cached.is_file():
+            await _download(request, attachment.tg_file_id, cached)
+        await set_attachment_storage(c.session, attachment_id=attachment.id, storage_path=relative)
+    mime = attachment.mime_type or mimetypes.guess_type(attachment.file_name or "")[0] or "application/octet-stream"
+    name = attachment.file_name or f"attachment-{attachment.id}"
+    response = web.FileResponse(
+        cached,
+        headers={
+            "Content-Type": mime,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+    return response

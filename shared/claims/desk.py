@@ -1,0 +1,114 @@
+"""What staff do at the desk, as one service call each: register a claim received by phone, e-mail
+or in person (finding or creating its customer), edit a claim under the reassignment rule, and
+record an interaction (a Telegram reply goes through the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.actors import Actor
+from shared.claims.models import Claim
+from shared.claims.service import NewClaim, get_claim, register_claim, update_claim
+from shared.customers.service import find_or_create_customer
+from shared.enums import Channel, Direction, InteractionChannel
+from shared.errors import DomainError, InvalidValue
+from shared.interactions.models import Interaction
+from shared.interactions.service import log_interaction, reply_to_customer
+
+STAFF_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.WEB)
+
+
+class NotAllowed(DomainError):
+    """The caller's role does not allow this particular change."""
+
+    code = "forbidden"
+
+
+async def register_received_claim(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    claim_in: NewClaim,
+    customer_id: int | None = None,
+    customer_name: str | None = None,
+    customer_phone: str | None = None,
+    customer_email: str | None = None,
+) -> Claim:
+    """A claim staff took by phone, e-mail or in person: the customer is the given one, or found by
+    phone, or created from the name and contact."""
+    if Channel(claim_in.channel) not in STAFF_CHANNELS:
+        raise InvalidValue("channel", f"must be one of {', '.join(STAFF_CHANNELS)}")
+    if customer_id is None:
+        if not customer_phone and not customer_email:
+            raise InvalidValue("customer_phone", "give the customer's phone or e-mail (or customer_id)")
+        customer, _ = await find_or_create_customer(
+            session, name=customer_name or "", phone=customer_phone, email=customer_email
+        )
+        customer_id = customer.id
+    return await register_claim(session, claim_in=replace(claim_in, customer_id=customer_id), actor=actor)
+
+
+async def edit_claim(
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    expected_version: int,
+    may_reassign: bool,
+) -> Claim:
+    """`update_claim`, where someone who may not reassign can only take an unassigned claim."""
+    if not may_reassign and "responsible_id" in changes:
+        claim = await get_claim(session, claim_id=claim_id)
+        target = changes["responsible_id"]
+        if target != claim.responsible_id and not (claim.responsible_id is None and target == actor.id):
+            raise NotAllowed("only a manager reassigns a claim; you may take an unassigned one", field="responsible_id")
+    return await update_claim(
+        session, claim_id=claim_id, actor=actor, changes=changes, expected_version=expected_version
+    )
+
+
+async def add_staff_interaction(
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    actor: Actor,
+    channel: InteractionChannel,
+    text: str,
+    direction: Direction | None = None,
+    counterpart_name: str | None = None,
+    counterpart_role: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Interaction:
+    """A Telegram reply is queued for delivery; a call, e-mail, meeting or note is recorded."""
+    channel = InteractionChannel(channel)
+    if channel is InteractionChannel.TELEGRAM:
+        if direction not in (None, Direction.OUTBOUND):
+            raise InvalidValue("direction", "a Telegram reply is outbound")
+        return await reply_to_customer(session, claim_id=claim_id, actor=actor, text=text, author_id=actor.id)
+    if channel is InteractionChannel.NOTE:
+        if direction not in (None, Direction.INTERNAL):
+            raise InvalidValue("direction", "a note is internal")
+        direction = Direction.INTERNAL
+    elif direction is None:
+        direction = Direction.OUTBOUND
+    elif direction is Direction.INTERNAL:
+        raise InvalidValue("direction", "only a note is internal")
+    interaction, _ = await log_interaction(
+        session,
+        actor=actor,
+        direction=direction,
+        channel=channel,
+        text=text,
+        claim_id=claim_id,
+        author_id=actor.id,
+        counterpart_name=counterpart_name,
+        counterpart_role=counterpart_role,
+        occurred_at=occurred_at,
+    )
+    return interaction

@@ -1,0 +1,195 @@
+"""Reading claims for the back-office: the filtered, searched, keyset-paginated list with its total,
+one claim with its customer, and a claim's timeline (interactions, plan, audit events).
+
+`list_statements` builds the SQL once so the API and the bench's bare handler run exactly the same
+queries; `list_claims` executes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shared.audit.models import ClaimEvent
+from shared.claims.filters import ClaimFilters, claim_conditions
+from shared.claims.models import Claim
+from shared.customers.models import Customer
+from shared.errors import InvalidValue, NotFound
+from shared.interactions.models import Attachment, Interaction
+from shared.plans.models import PlanItem
+
+# A claim without a due date sorts after every dated one.
+_NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
+
+SORTS: dict[str, Any] = {
+    "registered_at": Claim.registered_at,
+    "updated_at": Claim.updated_at,
+    "due_at": func.coalesce(Claim.due_at, literal(_NO_DUE)),
+    "number": Claim.number,
+    "id": Claim.id,
+}
+SORT_CHOICES = tuple(SORTS) + tuple(f"-{name}" for name in SORTS)
+
+LIST_COLUMNS = (
+    Claim.id,
+    Claim.number,
+    Claim.status,
+    Claim.result,
+    Claim.subject,
+    Claim.channel,
+    Claim.priority,
+    Claim.customer_id,
+    Customer.name.label("customer_name"),
+    Claim.reason_id,
+    Claim.culprit_department_id,
+    Claim.culprit_employee_id,
+    Claim.responsible_id,
+    Claim.registered_at,
+    Claim.due_at,
+    Claim.updated_at,
+    Claim.version,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPage:
+    items: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def _encode_cursor(sort: str, value: Any, ident: int) -> str:
+    if isinstance(value, datetime):
+        value = {"t": value.isoformat()}
+    raw = json.dumps([sort, value, ident], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, ident = json.loads(raw)
+        if cursor_sort != sort or not isinstance(ident, int) or isinstance(ident, bool):
+            raise ValueError
+        if isinstance(value, dict):
+            value = datetime.fromisoformat(value["t"])
+        elif not isinstance(value, str | int) or isinstance(value, bool):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise InvalidValue("cursor", "not a cursor of this list and sort") from None
+    return value, ident
+
+
+def list_statements(
+    filters: ClaimFilters, tz: ZoneInfo, *, sort: str = "-registered_at", limit: int = 50, cursor: str | None = None
+) -> tuple[Select, Select]:
+    """The page query and the total's query of the claims list."""
+    if sort not in SORT_CHOICES:
+        raise InvalidValue("sort", f"must be one of {', '.join(SORT_CHOICES)}")
+    descending = sort.startswith("-")
+    key = SORTS[sort.lstrip("-")]
+    conditions = claim_conditions(filters, tz)
+    page = select(*LIST_COLUMNS, key.label("sort_key")).join(Customer, Customer.id == Claim.customer_id)
+    page = page.where(*conditions)
+    if cursor:
+        value, ident = _decode_cursor(cursor, sort)
+        after = tuple_(key, Claim.id) < tuple_(literal(value), literal(ident))
+        if not descending:
+            after = tuple_(key, Claim.id) > tuple_(literal(value), literal(ident))
+        page = page.where(after)
+    order = (key.desc(), Claim.id.desc()) if descending else (key.asc(), Claim.id.asc())
+    page = page.order_by(*order).limit(limit + 1)
+    count = select(func.count()).select_from(Claim).where(*conditions)
+    return page, count
+
+
+async def list_claims(
+    session: AsyncSession,
+    *,
+    filters: ClaimFilters,
+    tz: ZoneInfo,
+    sort: str = "-registered_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> ClaimPage:
+    page, count = list_statements(filters, tz, sort=sort, limit=limit, cursor=cursor)
+    rows = [dict(row) for row in (await session.execute(page)).mappings()]
+    total = await session.scalar(count) or 0
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort, last["sort_key"], last["id"])
+    for row in rows:
+        del row["sort_key"]
+    return ClaimPage(items=rows, total=total, next_cursor=next_cursor)
+
+
+async def claim_with_customer(session: AsyncSession, *, claim_id: int) -> tuple[Claim, Customer]:
+    row = (
+        await session.execute(
+            select(Claim, Customer).join(Customer, Customer.id == Claim.customer_id).where(Claim.id == claim_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("claim", claim_id)
+    return row[0], row[1]
+
+
+async def _exists(session: AsyncSession, claim_id: int) -> None:
+    if await session.scalar(select(Claim.id).where(Claim.id == claim_id)) is None:
+        raise NotFound("claim", claim_id)
+
+
+async def claim_interactions(
+    session: AsyncSession, *, claim_id: int, limit: int = 100, offset: int = 0
+) -> Sequence[Interaction]:
+    await _exists(session, claim_id)
+    rows = await session.scalars(
+        select(Interaction)
+        .where(Interaction.claim_id == claim_id)
+        .options(selectinload(Interaction.attachments))
+        .order_by(Interaction.occurred_at, Interaction.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all()
+
+
+async def claim_plan(session: AsyncSession, *, claim_id: int) -> Sequence[PlanItem]:
+    await _exists(session, claim_id)
+    rows = await session.scalars(
+        select(PlanItem).where(PlanItem.claim_id == claim_id).order_by(PlanItem.position, PlanItem.id)
+    )
+    return rows.all()
+
+
+async def claim_events(session: AsyncSession, *, claim_id: int) -> Sequence[ClaimEvent]:
+    await _exists(session, claim_id)
+    rows = await session.scalars(
+        select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.at, ClaimEvent.id)
+    )
+    return rows.all()
+
+
+async def get_attachment(session: AsyncSession, *, attachment_id: int) -> Attachment:
+    row = await session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("attachment", attachment_id)
+    return row
+
+
+async def set_attachment_storage(session: AsyncSession, *, attachment_id: int, storage_path: str) -> None:
+    """Remember where the cached download of an attachment sits (a cache note, not a claim change)."""
+    row = await get_attachment(session, attachment_id=attachment_id)
+    row.storage_path = storage_path
+    await session.flush()
