@@ -148,10 +148,13 @@ def _text_problem(message: Message, t: Translator, limit: int = TEXT_LIMIT) -> s
 async def begin(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
     data = await state.get_data()
     draft: dict[str, Any] = {"id": secrets.token_hex(6), "files": []}
-    if data.get("deep_order"):
-        draft["order_ref"] = str(data["deep_order"])[:ORDER_LIMIT]
+    # The deep link's order reference prefills the next claim only.
+    deep_order = data.pop("deep_order", None)
+    if deep_order:
+        draft["order_ref"] = str(deep_order)[:ORDER_LIMIT]
         draft["order_prefilled"] = True
-    await _save(state, draft)
+    data["draft"] = draft
+    await state.set_data(data)
     await _ask("description", message, state, customer, t)
 
 
