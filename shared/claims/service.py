@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import select
@@ -75,6 +76,13 @@ class NewClaim:
     responsible_id: int | None = None
     registered_at: datetime | None = None
     number: str | None = None
+
+
+def _notifications() -> ModuleType:
+    # Imported on use: the notification flows import the claim model and the outbox, not this module.
+    from shared.notifications import flows
+
+    return flows
 
 
 def subject_from(description: str) -> str:
@@ -203,6 +211,7 @@ async def register_claim(
         after={"number": number, "status": claim.status, "channel": claim.channel},
         at=registered_at,
     )
+    await _notifications().on_registered(session, claim=claim, actor=actor)
     return claim
 
 
@@ -363,6 +372,8 @@ async def transition(
         after=after,
         at=now,
     )
+    # What the customer is told about it (and its buttons) is written in this same transaction.
+    await _notifications().on_transition(session, claim=claim, previous=current, actor=actor)
     return claim
 
 
@@ -396,6 +407,7 @@ async def record_satisfaction(
         after={"score": score, "comment": clean_comment},
         at=claim.satisfaction_at,
     )
+    await _notifications().on_rated(session, claim=claim)
     return claim
 
 

@@ -1,0 +1,57 @@
+"""Delivery of the outbox to Telegram: the worker, its pacing and its rendering of messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from bot.delivery.worker import DeliveryWorker, WorkerConfig
+from shared.db import asyncpg_dsn
+from shared.runtime import Database
+from shared.settings import Settings
+
+log = logging.getLogger("claimdesk.delivery")
+
+__all__ = ["DeliveryWorker", "WorkerConfig", "make_bot", "run_worker"]
+
+
+def make_bot(token: str, api_base: str, *, timeout: float = 15.0) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout)
+    return Bot(token, session=session)
+
+
+async def run_worker(
+    settings: Settings,
+    db: Database,
+    stop: asyncio.Event,
+    *,
+    config: WorkerConfig | None = None,
+    token: str | None = None,
+    api_base: str | None = None,
+    sweep: bool = True,
+) -> None:
+    """The worker as a part of `claimdesk run` / `claimdesk worker`: delivery plus the sweeper."""
+    from shared.notifications.sweeper import run_sweeper
+
+    secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
+    if not secret:
+        log.warning("delivery worker: BOT_TOKEN is not set; nothing will be sent to Telegram")
+        await stop.wait()
+        return
+    config = config or WorkerConfig(files_dir=settings.data_dir / "files")
+    bot = make_bot(secret, api_base or settings.telegram_api_base)
+    worker = DeliveryWorker(db.sessions, bot=bot, listen_dsn=asyncpg_dsn(db.url), config=config)
+    tasks = [asyncio.create_task(worker.run(stop), name="delivery")]
+    if sweep:
+        tasks.append(asyncio.create_task(run_sweeper(db.sessions, stop), name="sweeper"))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bot.session.close()

@@ -1,0 +1,41 @@
+"""Telegram's limits on the sending side: 30 messages/s in total, 1/s per chat (aiolimiter).
+
+A send takes three leaky buckets in turn:
+  1. the chat's gate: the chat had its previous turn at least one interval ago;
+  2. the global bucket: one of the 30 slots of the second;
+  3. the chat's send bucket, right before the call: even if the previous message of the chat
+     waited longer for its global slot than this one, two sends to a chat are never closer than
+     the interval as Telegram measures it (at arrival).
+The gate comes first so that a message does not take a global slot and then sit on it waiting
+for its chat, which would bunch sends together later.
+"""
+
+from __future__ import annotations
+
+from aiolimiter import AsyncLimiter
+
+PRUNE_AT = 5_000
+
+
+class Pacer:
+    def __init__(self, *, total_per_second: float = 30, chat_interval: float = 1.0) -> None:
+        self.total = AsyncLimiter(total_per_second, 1.0)
+        self.chat_interval = chat_interval
+        self._gates: dict[int, AsyncLimiter] = {}
+        self._sends: dict[int, AsyncLimiter] = {}
+
+    def _limiter(self, table: dict[int, AsyncLimiter], chat_id: int) -> AsyncLimiter:
+        limiter = table.get(chat_id)
+        if limiter is None:
+            if len(table) >= PRUNE_AT:
+                # Chats whose bucket has drained hold no state worth keeping.
+                for key in [k for k, v in table.items() if v.has_capacity() and not v._waiters]:
+                    del table[key]
+            limiter = table[chat_id] = AsyncLimiter(1, self.chat_interval)
+        return limiter
+
+    async def turn(self, chat_id: int) -> None:
+        """Wait until a message may be sent to `chat_id` now, and account for it."""
+        await self._limiter(self._gates, chat_id).acquire()
+        await self.total.acquire()
+        await self._limiter(self._sends, chat_id).acquire()
