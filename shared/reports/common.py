@@ -123,3 +123,4 @@ class Table:
     name: str
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
+    has_total: bool = False  # the last row is the total (bold, outside the auto-filter)
