@@ -212,8 +212,11 @@ def _overdue(status: str, due_at: datetime | None) -> bool:
     return status in OPEN_STATUSES and due_at is not None and due_at < utcnow()
 
 
+_COMPUTED = ("customer", "overdue", "allowed_transitions")
+
+
 def claim_out(claim: Any, customer: Any) -> ClaimOut:
-    data = {name: getattr(claim, name) for name in ClaimOut.model_fields if hasattr(claim, name)}
+    data = {name: getattr(claim, name) for name in ClaimOut.model_fields if name not in _COMPUTED}
     data.update(
         customer=CustomerBrief.model_validate(customer),
         overdue=_overdue(claim.status, claim.due_at),

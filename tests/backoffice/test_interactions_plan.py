@@ -1,0 +1,160 @@
+"""Interactions (a Telegram reply is queued in the outbox), attachments through the Bot API
+emulator with the disk cache, and the investigation plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.sandbox import BotApiEmulator
+from shared.actors import Actor
+from shared.enums import AttachmentKind, Direction, InteractionChannel
+from shared.interactions.models import Attachment
+from shared.interactions.service import AttachmentIn, log_interaction
+from shared.outbox.models import OutboxMessage
+from tests.backoffice.conftest import Api
+from tests.factories import make_catalogs, make_claim, make_customer
+
+TOKEN = "123456:API-test"
+
+
+async def _claim(api: Api, *, telegram: bool = True) -> int:
+    async with api.sessions() as session:
+        customer = await make_customer(session, telegram=telegram)
+        claim = await make_claim(session, customer=customer)
+        await session.commit()
+        return claim.id
+
+
+async def test_telegram_reply_is_queued_and_calls_are_recorded(api: Api) -> None:
+    claim_id = await _claim(api)
+    url = f"/api/v1/claims/{claim_id}/interactions"
+    reply = await api.json("POST", url, as_="operator", expect=201,
+                           json={"channel": "telegram", "text": "Здравствуйте! Разбираемся."})
+    assert reply["direction"] == "outbound" and reply["delivery_state"] == "queued"
+    call = await api.json("POST", url, expect=201, json={
+        "channel": "phone", "direction": "inbound", "text": "Клиент перезвонил", "counterpart_name": "Анна",
+        "counterpart_role": "покупатель", "occurred_at": "2026-03-01T10:00:00+03:00"})
+    assert call["counterpart_name"] == "Анна"
+    assert datetime.fromisoformat(call["occurred_at"]) == datetime(2026, 3, 1, 7, tzinfo=UTC)
+    note = await api.json("POST", url, expect=201, json={"channel": "note", "text": "внутренняя заметка"})
+    assert note["direction"] == "internal"
+    bad = await api.json("POST", url, expect=422, json={"channel": "fax", "text": ""})
+    assert {e["field"] for e in bad["errors"]} == {"channel", "text"}
+    await api.json("POST", url, expect=422, json={"channel": "note", "direction": "inbound", "text": "x"})
+
+    listed = await api.json("GET", url, as_="operator")
+    assert [i["channel"] for i in listed["items"]] == ["phone", "telegram", "note"]  # by occurred_at
+    async with api.sessions() as session:
+        outbox = (await session.scalars(select(OutboxMessage))).all()
+    assert len(outbox) == 1 and outbox[0].interaction_id == reply["id"] and outbox[0].method == "sendMessage"
+    events = await api.json("GET", f"/api/v1/claims/{claim_id}/events")
+    assert [e["kind"] for e in events["items"]].count("interaction_added") == 3
+    await api.json("GET", "/api/v1/claims/999999/interactions", expect=404)
+
+
+async def test_telegram_reply_without_chat_is_refused(api: Api) -> None:
+    claim_id = await _claim(api, telegram=False)
+    bad = await api.json("POST", f"/api/v1/claims/{claim_id}/interactions", expect=422,
+                         json={"channel": "telegram", "text": "hi"})
+    assert bad["errors"][0]["field"] == "channel"
+
+
+@pytest.fixture
+async def emulator() -> Any:
+    emu = BotApiEmulator(token=TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+def settings_extra(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if "emulator" not in request.fixturenames:
+        return {}
+    emu = request.getfixturevalue("emulator")
+    return {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": emu.base_url}
+
+
+async def test_attachment_is_fetched_once_then_cached(api: Api, emulator: BotApiEmulator, tmp_path: Path) -> None:
+    data = b"%PDF-1.4 receipt " * 1000
+    stored = emulator.world.files.add(data, "document", file_name="чек.pdf", mime_type="application/pdf")
+    claim_id = await _claim(api)
+    async with api.sessions() as session:
+        interaction, _ = await log_interaction(
+            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
+            text="", claim_id=claim_id, attachments=[AttachmentIn(
+                kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id, tg_file_unique_id=stored.file_unique_id,
+                file_name="чек.pdf", mime_type="application/pdf", size=len(data))])
+        await session.commit()
+        attachment_id = interaction.attachments[0].id
+    listed = await api.json("GET", f"/api/v1/claims/{claim_id}/interactions")
+    assert listed["items"][0]["attachments"][0]["url"] == f"/api/v1/attachments/{attachment_id}"
+
+    for _ in range(2):
+        response = await api.call("GET", f"/api/v1/attachments/{attachment_id}", as_="operator")
+        assert response.status == 200 and await response.read() == data
+        assert response.headers["Content-Type"] == "application/pdf"
+        assert "filename*=UTF-8''%D1%87%D0%B5%D0%BA.pdf" in response.headers["Content-Disposition"]
+    assert len(emulator.calls_of("getFile")) == 1
+    async with api.sessions() as session:
+        row = await session.get(Attachment, attachment_id)
+        assert row is not None and row.storage_path is not None
+    assert (tmp_path / "files" / row.storage_path).read_bytes() == data
+
+    async with api.sessions() as session:
+        interaction, _ = await log_interaction(
+            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
+            text="", claim_id=claim_id, attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="gone")])
+        await session.commit()
+        missing_id = interaction.attachments[0].id
+    failed = await api.json("GET", f"/api/v1/attachments/{missing_id}", expect=502)
+    assert failed["code"] == "file_unavailable"
+    await api.json("GET", "/api/v1/attachments/999999", expect=404)
+
+
+async def test_attachment_without_bot_token(api: Api) -> None:
+    claim_id = await _claim(api)
+    async with api.sessions() as session:
+        interaction, _ = await log_interaction(
+            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
+            text="", claim_id=claim_id, attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="x")])
+        await session.commit()
+    await api.json("GET", f"/api/v1/attachments/{interaction.attachments[0].id}", expect=503)
+
+
+async def test_plan_crud(api: Api) -> None:
+    claim_id = await _claim(api)
+    async with api.sessions() as session:
+        _, employee, _ = await make_catalogs(session)
+        await session.commit()
+    url = f"/api/v1/claims/{claim_id}/plan"
+    first = await api.json("POST", url, as_="operator", expect=201,
+                           json={"title": "Запросить видео со склада", "owner_id": employee.id, "due_date": "2026-12-01"})
+    second = await api.json("POST", url, expect=201, json={"title": "Позвонить курьеру"})
+    assert (first["position"], second["position"]) == (0, 1)
+    bad = await api.json("POST", url, expect=422, json={"title": "", "owner_id": 0, "due_date": "someday"})
+    assert {e["field"] for e in bad["errors"]} == {"title", "owner_id", "due_date"}
+    await api.json("POST", url, expect=422, json={"title": "x", "owner_id": 999999})
+
+    done = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", as_="operator",
+                          json={"done": True, "outcome": "Видео получено"})
+    assert done["done"] and done["outcome"] == "Видео получено"
+    moved = await api.json("PATCH", f"/api/v1/plan-items/{second['id']}", json={"position": 0, "owner_id": None})
+    assert moved["position"] == 0
+    undone = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", json={"done": False})
+    assert not undone["done"]
+    await api.json("DELETE", f"/api/v1/plan-items/{second['id']}", as_="operator", expect=204)
+    plan = await api.json("GET", url, as_="operator")
+    assert [i["id"] for i in plan["items"]] == [first["id"]]
+    events = await api.json("GET", f"/api/v1/claims/{claim_id}/events")
+    assert [e["kind"] for e in events["items"]][1:] == [
+        "plan_item_added", "plan_item_added", "plan_item_done", "plan_item_changed", "plan_item_undone",
+        "plan_item_removed"]
+    await api.json("PATCH", "/api/v1/plan-items/999999", json={"done": True}, expect=404)
+    await api.json("DELETE", "/api/v1/plan-items/999999", expect=404)
+    await api.json("GET", "/api/v1/claims/999999/plan", expect=404)
