@@ -22,6 +22,7 @@ from shared.interactions.service import AttachmentIn, reply_to_customer
 from tests.factories import make_claim, make_customer, make_staff
 
 TOKEN = "123456:DELIVERY-test"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_config(**overrides: Any) -> WorkerConfig:
