@@ -36,7 +36,10 @@ async def seed(
         )
         session.add(customer)
         await session.flush()
-        made = [await make_claim(session, customer=customer, description=f"Problem {i} of {user_id}") for i in range(claims)]
+        made = [
+            await make_claim(session, customer=customer, description=f"Problem {i} of {user_id}")
+            for i in range(claims)
+        ]
     return customer, made
 
 
@@ -47,8 +50,8 @@ async def interactions(session: AsyncSession, **where: object) -> list[Interacti
     return list((await session.scalars(query)).all())
 
 
-def _all(session: AsyncSession):  # noqa: ANN202 - a query for eventually()
-    return interactions(session)
+async def _all(session: AsyncSession) -> list[Interaction]:
+    return await interactions(session)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -93,10 +96,12 @@ async def test_messages_go_to_the_only_open_claim(
 
 
 @pytest.mark.parametrize("lang", LANGS)
-async def test_several_open_claims_ask_which(emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], lang: str) -> None:
+async def test_several_open_claims_ask_which(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], lang: str
+) -> None:
     t = get_translator(lang)
     user = emu.user(6003, first_name="Lev", language_code=lang)
-    _, (older, newer) = await seed(db, 6003, lang=lang, claims=2)
+    _, (older, _newer) = await seed(db, 6003, lang=lang, claims=2)
     async with running_bot(emu, db):
         await user.send_text("about the refund")
         (question,) = await user.wait_for_messages()
@@ -197,8 +202,13 @@ def _forge(user: UserDriver, emu: BotApiEmulator, data: str) -> str:
     """Push a callback query with arbitrary data, as a modified client could (the driver's press()
     only presses buttons the bot really sent)."""
     message = user.messages[-1]
-    cb = Callback(id=str(secrets.randbits(62)), chat_id=user.id, message_id=message.message_id, data=data,
-                  created=time.monotonic())
+    cb = Callback(
+        id=str(secrets.randbits(62)),
+        chat_id=user.id,
+        message_id=message.message_id,
+        data=data,
+        created=time.monotonic(),
+    )
     emu.world.callbacks[cb.id] = cb
     emu.world.push_update(
         "callback_query",
