@@ -23,6 +23,7 @@ COMMANDS = (
     "shared.cli.tokens",
     "shared.cli.demo",
     "shared.cli.worker",
+    "shared.cli.bot",
     "shared.cli.backoffice",
 )
 

@@ -26,9 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def parts() -> list[tuple[str, Part]]:
     # Imported here: shared/ is the domain core and does not import the edges at module level.
     from backoffice.server import serve as serve_backoffice
+    from bot.app import serve as serve_bot
     from bot.delivery import run_worker
 
-    return [("back-office", serve_backoffice), ("worker", run_worker)]
+    # The bot: with no BOT_TOKEN it talks to a local sandbox emulator (its page URL is logged).
+    return [("back-office", serve_backoffice), ("bot", serve_bot), ("worker", run_worker)]
 
 
 async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, Part]]) -> None:
