@@ -22,7 +22,8 @@ ROUTERS: tuple[str, ...] = (
     "bot.routers.lang",  # /lang
     "bot.routers.my_claims",  # My claims, claim card, "Write about this claim"
     "bot.routers.intake",  # File a claim wizard (and /cancel everywhere); its steps catch all content
-    # Delivery / surveys: add "bot.routers.decision" and "bot.routers.survey" here.
+    "bot.routers.decision",  # Accept / Dispute a decision (and the dispute reason)
+    "bot.routers.survey",  # rating 1-5 after closing, optional comment
     "bot.routers.messages",  # catch-all: keep last
 )
 

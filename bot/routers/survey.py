@@ -1,0 +1,112 @@
+"""The satisfaction survey on the closing message: a rating 1-5, then an optional comment.
+
+Once per claim (a closed claim never reopens): a second press, or a press by anyone but the
+claim's customer, changes nothing ("already rated" / "not found").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.customers.models import Customer
+from shared.errors import Conflict, InvalidValue, NotFound
+from shared.i18n import Translator
+from shared.notifications.answers import comment_rating, rate_claim
+
+log = logging.getLogger(__name__)
+
+
+class SurveyCb(CallbackData, prefix="sv"):
+    """Packed as shared.notifications.flows.survey_callback writes it: sv:<claim>:<score>; 0 = skip."""
+
+    claim_id: int
+    score: int
+
+
+class SurveyForm(StatesGroup):
+    comment = State()
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    if isinstance(query.message, Message) and query.message.reply_markup is not None:
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+
+
+async def on_score(
+    query: CallbackQuery,
+    callback_data: SurveyCb,
+    session: AsyncSession,
+    customer: Customer,
+    t: Translator,
+    state: FSMContext,
+) -> None:
+    if callback_data.score == 0:  # "Skip" the comment
+        await state.clear()
+        await query.answer()
+        await _drop_buttons(query)
+        return
+    try:
+        await rate_claim(session, claim_id=callback_data.claim_id, customer_id=customer.id, score=callback_data.score)
+    except NotFound:
+        log.warning("customer %s forged survey callback for claim %s: not theirs", customer.id, callback_data.claim_id)
+        await query.answer(t("delivery.not_found"), show_alert=True)
+        return
+    except InvalidValue:
+        await query.answer(t("delivery.not_found"), show_alert=True)
+        return
+    except Conflict as exc:
+        key = "delivery.survey.not_closed" if exc.details.get("field") == "status" else "delivery.survey.already"
+        await query.answer(t(key), show_alert=True)
+        await _drop_buttons(query)
+        return
+    await query.answer(t("delivery.survey.thanks"))
+    await _drop_buttons(query)
+    await state.set_state(SurveyForm.comment)
+    await state.update_data(survey_claim_id=callback_data.claim_id)
+    if isinstance(query.message, Message):
+        skip = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=t("delivery.survey.skip"),
+                        callback_data=SurveyCb(claim_id=callback_data.claim_id, score=0).pack(),
+                    )
+                ]
+            ]
+        )
+        await query.message.answer(t("delivery.survey.ask_comment"), reply_markup=skip)
+
+
+async def on_comment(
+    message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
+) -> None:
+    claim_id = (await state.get_data()).get("survey_claim_id")
+    await state.clear()
+    if claim_id is None:
+        return
+    try:
+        await comment_rating(session, claim_id=int(claim_id), customer_id=customer.id, comment=message.text or "")
+    except NotFound:
+        await message.answer(t("delivery.not_found"))
+        return
+    except (Conflict, InvalidValue):
+        await message.answer(t("delivery.survey.already"))
+        return
+    await message.answer(t("delivery.survey.comment_thanks"))
+
+
+def make_router() -> Router:
+    router = Router(name="survey")
+    router.callback_query.register(on_score, SurveyCb.filter())
+    router.message.register(on_comment, SurveyForm.comment, F.text)
+    return router
