@@ -22,6 +22,7 @@ COMMANDS = (
     "shared.cli.users",
     "shared.cli.tokens",
     "shared.cli.demo",
+    "shared.cli.imports",
     "shared.cli.worker",
     "shared.cli.bot",
     "shared.cli.backoffice",

@@ -1,0 +1,3 @@
+from tests.reports.conftest import dataset
+
+__all__ = ["dataset"]
