@@ -31,7 +31,13 @@ class Api:
     sessions: async_sessionmaker[AsyncSession]
 
     async def call(
-        self, method: str, path: str, *, as_: str | None = "admin", json: Any = None, headers: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: str | None = "admin",
+        json: Any = None,
+        headers: dict[str, str] | None = None,
         data: bytes | None = None,
     ) -> ClientResponse:
         all_headers = dict(headers or {})

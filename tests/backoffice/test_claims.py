@@ -17,7 +17,7 @@ from tests.factories import make_catalogs, make_claim, make_customer
 
 async def _seed(api: Api) -> dict[str, int]:
     async with api.sessions() as session:
-        department, employee, reason = await make_catalogs(session)
+        _, _, reason = await make_catalogs(session)
         customer = await make_customer(session, name="Иван Сидоров")
         old = datetime(2026, 1, 10, 12, tzinfo=UTC)
         a = await make_claim(session, customer=customer, description="Курьер опоздал на три дня", registered_at=old)
@@ -164,5 +164,6 @@ async def test_transitions_and_events(api: Api) -> None:
     events = await api.json("GET", f"/api/v1/claims/{ids['b']}/events", as_="operator")
     kinds = [e["kind"] for e in events["items"]]
     assert kinds == ["registered", "status_changed", "status_changed", "status_changed"]
-    assert events["items"][1]["actor_kind"] == "staff" and events["items"][1]["actor_staff_id"] == api.user_ids["operator"]
+    assert events["items"][1]["actor_kind"] == "staff"
+    assert events["items"][1]["actor_staff_id"] == api.user_ids["operator"]
     await api.json("GET", "/api/v1/claims/999999/events", expect=404)

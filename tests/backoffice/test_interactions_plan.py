@@ -133,8 +133,9 @@ async def test_plan_crud(api: Api) -> None:
         _, employee, _ = await make_catalogs(session)
         await session.commit()
     url = f"/api/v1/claims/{claim_id}/plan"
-    first = await api.json("POST", url, as_="operator", expect=201,
-                           json={"title": "Запросить видео со склада", "owner_id": employee.id, "due_date": "2026-12-01"})
+    first = await api.json(
+        "POST", url, as_="operator", expect=201,
+        json={"title": "Запросить видео со склада", "owner_id": employee.id, "due_date": "2026-12-01"})
     second = await api.json("POST", url, expect=201, json={"title": "Позвонить курьеру"})
     assert (first["position"], second["position"]) == (0, 1)
     bad = await api.json("POST", url, expect=422, json={"title": "", "owner_id": 0, "due_date": "someday"})
