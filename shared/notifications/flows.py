@@ -24,6 +24,7 @@ from shared.interactions.models import Interaction
 from shared.notifications.texts import claim_link, esc, html_to_plain, local_time, money
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import enqueue
+from shared.plans.models import PlanItem
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
@@ -214,6 +215,17 @@ def decision_text(t: Translator, claim: Claim) -> str:
         lines += ["", t("delivery.decision.amount", amount=esc(money(claim.amount_granted, claim.currency)))]
     lines += ["", t("delivery.decision.question")]
     return "\n".join(lines)
+
+
+async def on_plan_change(session: AsyncSession, *, item: PlanItem, changed: dict[str, Any]) -> None:
+    """Called by the plan services with what changed: tell the customer when an activity becomes
+    visible to them, or a visible one is completed."""
+    if not item.visible_to_customer:
+        return
+    if changed.get("visible_to_customer") is True:
+        await on_plan_item(session, claim_id=item.claim_id, title=item.title, change="added")
+    if changed.get("done_at") is not None:
+        await on_plan_item(session, claim_id=item.claim_id, title=item.title, change="done", details=item.outcome)
 
 
 async def on_plan_item(

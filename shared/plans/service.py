@@ -21,6 +21,13 @@ from shared.plans.models import PlanItem
 PLAN_FIELDS = ("title", "details", "owner_id", "due_date", "outcome", "position", "visible_to_customer")
 
 
+async def _notify(session: AsyncSession, item: PlanItem, changed: Mapping[str, Any]) -> None:
+    # The customer hears about activities marked visible to them (shared.notifications.flows).
+    from shared.notifications.flows import on_plan_change
+
+    await on_plan_change(session, item=item, changed=dict(changed))
+
+
 async def _open_claim(session: AsyncSession, claim_id: int) -> Claim:
     claim = await session.get(Claim, claim_id)
     if claim is None:
@@ -88,6 +95,7 @@ async def add_plan_item(
         after={"plan_item_id": item.id, **clean, "visible_to_customer": visible_to_customer},
         at=at,
     )
+    await _notify(session, item, {"visible_to_customer": visible_to_customer})
     return item
 
 
@@ -121,6 +129,7 @@ async def update_plan_item(
         before={"plan_item_id": item.id, **before},
         after={"plan_item_id": item.id, **changed},
     )
+    await _notify(session, item, changed)
     return item
 
 
@@ -156,6 +165,7 @@ async def complete_plan_item(
         after={"plan_item_id": item.id, "done_at": item.done_at, "outcome": item.outcome},
         at=at,
     )
+    await _notify(session, item, {"done_at": item.done_at})
     return item
 
 
@@ -212,4 +222,5 @@ async def change_plan_item(
         after={"plan_item_id": item.id, **changed},
         at=at,
     )
+    await _notify(session, item, changed)
     return item
