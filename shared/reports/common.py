@@ -46,7 +46,7 @@ class RangeParams(BaseModel):
 class ReportBody(BaseModel):
     """Base of every report's JSON body; `from`/`to` are keywords in Python, aliases in JSON."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     date_from: date = Field(serialization_alias="from", alias="from")
     date_to: date = Field(serialization_alias="to", alias="to")
