@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiogram import Bot
@@ -38,12 +39,18 @@ async def run_worker(
     from shared.notifications.sweeper import run_sweeper
 
     secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
+    base = api_base or settings.telegram_api_base
     if not secret:
-        log.warning("delivery worker: BOT_TOKEN is not set; nothing will be sent to Telegram")
-        await stop.wait()
-        return
+        # No BOT_TOKEN: the bot part runs the local sandbox emulator; deliver there too.
+        from bot.app import SANDBOX_PORT, SANDBOX_TOKEN
+
+        secret, base = SANDBOX_TOKEN, f"http://127.0.0.1:{SANDBOX_PORT}"
+        log.info("delivery worker: no BOT_TOKEN, delivering to the local sandbox at %s", base)
     config = config or WorkerConfig(files_dir=settings.data_dir / "files")
-    bot = make_bot(secret, api_base or settings.telegram_api_base)
+    bot = make_bot(secret, base)
+    if not await _reachable(bot, stop):
+        await bot.session.close()
+        return
     worker = DeliveryWorker(db.sessions, bot=bot, listen_dsn=asyncpg_dsn(db.url), config=config)
     tasks = [asyncio.create_task(worker.run(stop), name="delivery")]
     if sweep:
@@ -55,3 +62,19 @@ async def run_worker(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await bot.session.close()
+
+
+async def _reachable(bot: Bot, stop: asyncio.Event) -> bool:
+    """Wait until the Bot API answers (the sandbox may still be starting); False if stopped first."""
+    warned = False
+    while not stop.is_set():
+        try:
+            await bot.get_me()
+            return True
+        except Exception as exc:  # network, 5xx, bad token: say so once, keep trying
+            if not warned:
+                log.warning("delivery worker: the Bot API does not answer yet (%s); retrying", exc)
+                warned = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+    return False
