@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, select, union
+from sqlalchemy.orm import aliased
 
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES
@@ -60,14 +61,15 @@ def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[
         conditions.append(Claim.responsible_id.is_(None) if filters.unassigned else Claim.responsible_id.is_not(None))
     if filters.q and filters.q.strip():
         query = search_query(filters.q.strip())
-        conditions.append(
-            or_(
-                Claim.search_vector.op("@@")(query),
-                exists(
-                    select(Interaction.id).where(
-                        Interaction.claim_id == Claim.id, Interaction.search_vector.op("@@")(query)
-                    )
-                ),
-            )
+        # The matching ids come from two GIN-indexed look-ups, computed once (ARRAY(...) is an
+        # init plan) and then fetched by primary key. `vector @@ q OR EXISTS (...)` could use
+        # neither index and scanned every claim and every interaction.
+        matched = aliased(Claim)
+        ids = union(
+            select(matched.id).where(matched.search_vector.op("@@")(query)),
+            select(Interaction.claim_id).where(
+                Interaction.claim_id.is_not(None), Interaction.search_vector.op("@@")(query)
+            ),
         )
+        conditions.append(Claim.id == func.any(func.array(ids.scalar_subquery())))
     return conditions

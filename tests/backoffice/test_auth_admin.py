@@ -110,8 +110,8 @@ async def test_customers_list_search_one(api: Api) -> None:
 
 
 async def test_users_and_tokens(api: Api) -> None:
-    user = await api.json("POST", "/api/v1/users", expect=201,
-                          json={"login": "olga", "password": "long enough pw", "role": "operator", "full_name": "Ольга"})
+    olga = {"login": "olga", "password": "long enough pw", "role": "operator", "full_name": "Ольга"}
+    user = await api.json("POST", "/api/v1/users", expect=201, json=olga)
     await api.json("POST", "/api/v1/users", expect=409, json={"login": "olga", "password": "long enough pw",
                                                                "role": "operator"})
     bad = await api.json("POST", "/api/v1/users", expect=422, json={"login": "", "password": "short", "role": "boss"})
