@@ -138,7 +138,7 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         # Warm-up: the worker is up and listening once it delivers this one.
         await enqueue(dsn, [WARMUP_CHAT], "warmup")
-        await emu.world.wait_for(lambda: len(emu.sent(WARMUP_CHAT)) >= 1, timeout=60)
+        await emu.world.wait_for(lambda: len(emu.sent(WARMUP_CHAT)) >= 1, timeout=180)
         await asyncio.sleep(1.5)
         emu.flood.reset()
         spread = await phase(emu, dsn, chats, "spread", args.chats / TOTAL_RATE)
