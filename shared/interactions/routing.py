@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -40,7 +40,8 @@ class Route:
 async def open_claims(session: AsyncSession, *, customer_id: int, limit: int = 10) -> Sequence[Claim]:
     rows = await session.scalars(
         select(Claim)
-        .where(Claim.customer_id == customer_id, Claim.status.in_([s.value for s in OPEN_STATUSES]))
+        # OR of equalities rather than IN: an expanding IN is re-rendered on every call.
+        .where(Claim.customer_id == customer_id, or_(*(Claim.status == s.value for s in OPEN_STATUSES)))
         .order_by(Claim.registered_at.desc(), Claim.id.desc())
         .limit(limit)
     )

@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import noload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.actors import Actor
 from shared.audit.service import log_claim_event
@@ -103,11 +105,14 @@ async def log_interaction(
             "tg_edit_date": telegram.edit_date,
             "tg_media_group_id": telegram.media_group_id,
         }
+        # One round trip: the row comes back as the entity (the bot stores every customer
+        # message this way, so this path is hot); attachments are filled in below.
         inserted = await session.scalar(
             insert(Interaction)
             .values(**values)
             .on_conflict_do_nothing(constraint="uq_interaction_tg_message")
-            .returning(Interaction.id)
+            .returning(Interaction)
+            .options(noload(Interaction.attachments))
         )
         if inserted is None:
             existing = await session.scalar(
@@ -119,7 +124,7 @@ async def log_interaction(
             )
             assert existing is not None
             return existing, False
-        interaction = await session.get_one(Interaction, inserted)
+        interaction = inserted
     else:
         interaction = Interaction(**values)
         session.add(interaction)
@@ -138,8 +143,11 @@ async def log_interaction(
                 storage_path=item.storage_path,
             )
         )
-    await session.flush()
-    await session.refresh(interaction, ["attachments"])
+    if attachments:
+        await session.flush()
+        await session.refresh(interaction, ["attachments"])
+    else:
+        set_committed_value(interaction, "attachments", [])
 
     if claim is not None:
         # The first thing staff say to the customer is the first response (SLA clock stops).
