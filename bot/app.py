@@ -197,6 +197,8 @@ async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
     Without BOT_TOKEN the local Bot API emulator is started as a sandbox and the bot talks to it;
     the log says where its page is.
     """
+    # aiogram logs every update at INFO: noise at hundreds of messages a second.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     emulator = None
     api_base = settings.telegram_api_base
     token = settings.bot_token.get_secret_value() if settings.bot_token else None

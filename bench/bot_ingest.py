@@ -1,0 +1,225 @@
+"""How fast the bot stores what customers send (issue 3).
+
+5,000 inbound texts from 500 customers who each have one open claim go through the local Bot API
+emulator to the claimdesk bot, in long-polling and in webhook mode. Printed per mode: messages
+stored per second, the same figure for an aiogram bot whose handler does nothing (same emulator,
+same run: the floor), their ratio, and the bot process's peak RSS. The bot runs in a subprocess
+so the RSS is its own (the emulator and this driver live in the parent).
+
+    .venv/bin/python bench/bot_ingest.py [--customers 500] [--per-customer 10]
+
+Database: DATABASE_URL's server (or TEST_DATABASE_URL's, or the embedded one); a scratch
+database is created there and dropped at the end. Targets (2 cores): >= 500 msg/s in webhook
+mode, ratio >= 0.5, RSS <= 150 MB. Nothing is asserted: the figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "777000:BENCH"
+FIRST_USER = 900_000
+
+
+# -- the bot process -----------------------------------------------------------------------------
+async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
+    from aiogram import Dispatcher
+    from aiogram.types import Message
+
+    from bot.app import create_bot, create_dispatcher, run_dispatcher
+    from shared.db import create_engine, create_session_factory
+    from shared.settings import get_settings
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = get_settings()
+    bot = create_bot(settings, token=TOKEN, api_base=api_base)
+    engine = create_engine(db_url)
+    if kind == "claimdesk":
+        dp = create_dispatcher(create_session_factory(engine), settings, webhook=mode == "webhook")
+    else:
+        dp = Dispatcher()
+
+        @dp.message()
+        async def nothing(message: Message) -> None:
+            return None
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sys.stdin.fileno(), stop.set)  # the parent closes our stdin to stop us
+    try:
+        await run_dispatcher(dp, bot, settings, stop, webhook=mode == "webhook", polling_timeout=1, webhook_port=0)
+    finally:
+        await bot.session.close()
+        await engine.dispose()
+
+
+# -- the driver ------------------------------------------------------------------------------------
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the kernel's record of the process's peak resident set."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def seed(db_url: str, customers: int) -> None:
+    from sqlalchemy import insert
+
+    from shared.actors import Actor
+    from shared.claims.service import NewClaim, register_claim
+    from shared.customers.models import Customer
+    from shared.db import create_engine, create_session_factory
+
+    engine = create_engine(db_url)
+    sessions = create_session_factory(engine)
+    async with sessions.begin() as session:
+        ids = (
+            await session.scalars(
+                insert(Customer).returning(Customer.id),
+                [
+                    {
+                        "name": f"Customer {i}",
+                        "telegram_user_id": FIRST_USER + i,
+                        "telegram_chat_id": FIRST_USER + i,
+                        "language": "ru" if i % 2 else "en",
+                    }
+                    for i in range(customers)
+                ],
+            )
+        ).all()
+        for customer_id in ids:
+            await register_claim(
+                session,
+                claim_in=NewClaim(customer_id=customer_id, description="Посылка пришла мятой"),
+                actor=Actor.customer(customer_id),
+            )
+    await engine.dispose()
+
+
+async def reset(db_url: str) -> None:
+    import asyncpg
+
+    from shared.db import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        await conn.execute(
+            "TRUNCATE attachment, interaction, bot_processed_update, bot_fsm_record RESTART IDENTITY CASCADE;"
+            "DELETE FROM claim_event WHERE kind = 'interaction_added'"
+        )
+    finally:
+        await conn.close()
+
+
+async def stored(conn: object) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM interaction"))  # type: ignore[attr-defined]
+
+
+async def one_run(kind: str, mode: str, db_url: str, customers: int, per_customer: int) -> tuple[float, float, int]:
+    import asyncpg
+
+    from bot.sandbox import BotApiEmulator
+    from shared.db import asyncpg_dsn
+
+    await reset(db_url)
+    emu = BotApiEmulator(token=TOKEN, sandbox_ui=False)
+    await emu.start()
+    env = {**os.environ, "DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--child", kind, mode, emu.base_url, db_url,
+        stdin=subprocess.PIPE, env=env, cwd=str(ROOT),
+    )  # fmt: skip
+    conn = await asyncpg.connect(asyncpg_dsn(db_url))
+    try:
+        if mode == "webhook":
+            await emu.world.wait_for(lambda: emu.world.webhook is not None, 60)
+        else:
+            await emu.world.wait_for(lambda: emu.method_counts["getUpdates"] > 0, 60)
+        users = [emu.user(FIRST_USER + i, f"U{i}", language_code="ru") for i in range(customers)]
+        total = customers * per_customer
+        started = time.perf_counter()
+        for round_ in range(per_customer):
+            for user in users:
+                await user.send_text(f"Сообщение {round_} от {user.id}: когда вернут деньги?")
+        if kind == "claimdesk":
+            # The rows are written by another process: polling the count is the only signal.
+            while await stored(conn) < total:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        else:
+            delivered = (lambda: emu.stats["webhook_delivered"] >= total) if mode == "webhook" else (
+                lambda: not emu.world.updates
+            )
+            await emu.world.wait_for(delivered, 300)
+        elapsed = time.perf_counter() - started
+        rss = peak_rss_mb(proc.pid)  # type: ignore[arg-type]
+        count = await stored(conn) if kind == "claimdesk" else total
+        return count / elapsed, rss, emu.method_counts["sendMessage"]
+    finally:
+        await conn.close()
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        await emu.stop()
+
+
+async def main(customers: int, per_customer: int) -> None:
+    import asyncpg
+
+    from shared import migrate
+    from shared.db import asyncpg_dsn, ensure_database, libpq_to_asyncpg, start_embedded_postgres
+
+    server = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    server = libpq_to_asyncpg(server, "postgres") if server else libpq_to_asyncpg(
+        start_embedded_postgres(ROOT / "var" / "bench"), "postgres"
+    )
+    name = f"claimdesk_bench_{uuid.uuid4().hex[:8]}"
+    db_url = libpq_to_asyncpg(server, name)
+    await ensure_database(db_url)
+    try:
+        await migrate.upgrade(db_url)
+        await seed(db_url, customers)
+        total = customers * per_customer
+        print(f"bot_ingest: {total} texts from {customers} customers with open claims, 2 modes", flush=True)
+        for mode in ("polling", "webhook"):
+            floor, floor_rss, _ = await one_run("noop", mode, db_url, customers, per_customer)
+            rate, rss, replies = await one_run("claimdesk", mode, db_url, customers, per_customer)
+            print(
+                f"  {mode:8s} stored {rate:7.0f} msg/s | do-nothing aiogram {floor:7.0f} msg/s | "
+                f"ratio {rate / floor:4.2f} | bot peak RSS {rss:5.1f} MB (do-nothing {floor_rss:5.1f} MB) | "
+                f"replies {replies}",
+                flush=True,
+            )
+        print("  targets: webhook >= 500 msg/s, ratio >= 0.5, RSS <= 150 MB")
+    finally:
+        conn = await asyncpg.connect(asyncpg_dsn(server))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        asyncio.run(child(*sys.argv[2:6]))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--customers", type=int, default=500)
+        parser.add_argument("--per-customer", type=int, default=10)
+        args = parser.parse_args()
+        asyncio.run(main(args.customers, args.per_customer))
