@@ -30,6 +30,7 @@ from shared.staff.models import StaffUser
 
 PARSE_MODE = "HTML"
 LOW_RATING = 2  # ratings 1-2 are shown to staff at once
+STAFF_NEWS_WINDOW = timedelta(days=1)
 
 
 # Callback data of the buttons the desk sends. The bot parses them with aiogram CallbackData
@@ -141,6 +142,8 @@ async def on_registered(session: AsyncSession, *, claim: Claim, actor: Actor) ->
             due=local_time(claim.registered_at + timedelta(hours=settings.sla_first_response_hours), settings),
         )
         await queue_customer_message(session, claim=claim, text=text, kind="acknowledged", customer=customer)
+    if claim.registered_at < utcnow() - STAFF_NEWS_WINDOW:
+        return  # a back-dated registration (demo data, a late entry) is not news for the staff chat
     st = _staff_t()
     await queue_staff_message(
         session,
