@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SerializeAsAny, model_validator
 from sqlalchemy import Date, DateTime, Interval, and_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.claims.filters import ClaimFilters
@@ -26,7 +27,6 @@ from shared.reports.common import (
     ReportBody,
     filter_conditions,
     group_names,
-    local_time,
     range_conditions,
 )
 
@@ -95,26 +95,34 @@ def periods_of(date_from: date, date_to: date, granularity: Granularity) -> list
 
 
 def dynamics_query(params: DynamicsParams, filters: ClaimFilters | None, tz: ZoneInfo):
-    """One statement: the periods of the range LEFT JOIN the counts per period (and group)."""
-    g = params.granularity
-    step = {"month": "1 month", "week": "1 week", "day": "1 day"}[g]
-    series = select(
-        cast(
-            func.generate_series(
-                func.date_trunc(g, cast(literal(params.date_from), DateTime)),
-                cast(literal(params.date_to), DateTime),
-                cast(literal(step), Interval),
-            ),
-            Date,
-        ).label("period")
-    ).subquery("periods")
+    """One statement: the periods of the range LEFT JOIN the counts per period (and group).
 
-    period = cast(func.date_trunc(g, local_time(Claim.registered_at, tz)), Date)
+    A claim's period is found by `width_bucket` over the UTC instants at which the local periods
+    begin (`local start AT TIME ZONE`, a dozen values computed once), not by converting every
+    claim's timestamp to local time: the same answer, DST included, at a fraction of the cost
+    on a million rows.
+    """
+    g = params.granularity
+    step = cast(literal({"month": "1 month", "week": "1 week", "day": "1 day"}[g]), Interval)
+    first = func.date_trunc(g, cast(literal(params.date_from), DateTime))
+    last = func.date_trunc(g, cast(literal(params.date_to), DateTime))
+    series = select(
+        cast(func.generate_series(first, last, step), Date).label("period"),
+    ).subquery("periods")
+    numbered = select(
+        series.c.period, func.row_number().over(order_by=series.c.period).label("n")
+    ).subquery("numbered")
+    start = func.generate_series(first, last + step, step).column_valued("start")
+    bounds = select(
+        func.array_agg(aggregate_order_by(func.timezone(literal(tz.key), start), start))
+    ).scalar_subquery()
+
+    bucket = func.width_bucket(Claim.registered_at, bounds)
     done = Claim.status.in_([s.value for s in DONE_STATUSES])
     group_col = GROUPS[params.by][0] if params.by != "none" else literal(None).label("gid")
     counts = (
         select(
-            period.label("period"),
+            bucket.label("n"),
             group_col.label("gid"),
             func.count().label("registered"),
             func.count().filter(done).label("resolved"),
@@ -125,18 +133,18 @@ def dynamics_query(params: DynamicsParams, filters: ClaimFilters | None, tz: Zon
                 *filter_conditions(filters, tz),
             )
         )
-        .group_by(period, group_col)
+        .group_by(bucket, group_col)
         .subquery("counts")
     )
     return (
         select(
-            series.c.period,
+            numbered.c.period,
             counts.c.gid,
             func.coalesce(counts.c.registered, 0),
             func.coalesce(counts.c.resolved, 0),
         )
-        .select_from(series.outerjoin(counts, counts.c.period == series.c.period))
-        .order_by(series.c.period)
+        .select_from(numbered.outerjoin(counts, counts.c.n == numbered.c.n))
+        .order_by(numbered.c.period)
     )
 
 

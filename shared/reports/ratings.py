@@ -29,6 +29,7 @@ from shared.reports.common import (
     GROUPS,
     RangeParams,
     ReportBody,
+    allow_memory_for_sorting,
     filter_conditions,
     group_names,
     pct,
@@ -138,6 +139,7 @@ def _ratings(row) -> dict:
 async def ratings_report(
     session: AsyncSession, *, params: RatingsParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> RatingsReport:
+    await allow_memory_for_sorting(session)
     result = (await session.execute(ratings_query(params, filters, tz))).all()
     names = await group_names(session, params.by, {r[0] for r in result if r[0] is not None and r[1] == 0})
     row_type = RatingsDepartmentRow if params.by == "department" else RatingsReasonRow

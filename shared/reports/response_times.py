@@ -26,6 +26,7 @@ from shared.reports.common import (
     GROUPS,
     RangeParams,
     ReportBody,
+    allow_memory_for_sorting,
     filter_conditions,
     group_names,
     pct,
@@ -139,6 +140,7 @@ async def response_times_report(
     session: AsyncSession, *, params: ResponseTimesParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> ResponseTimesReport:
     settings = get_settings()
+    await allow_memory_for_sorting(session)
     result = (await session.execute(response_times_query(params, filters, tz))).all()
     names = await group_names(session, params.by, {r[0] for r in result if r[0] is not None and r[1] == 0})
     row_type = ResponseTimesDepartmentRow if params.by == "department" else ResponseTimesResponsibleRow

@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.claims.filters import ClaimFilters
 from shared.claims.models import Claim
-from shared.reports.common import RangeParams, ReportBody, filter_conditions, group_names, pct, range_conditions
+from shared.reports.common import (
+    RangeParams,
+    ReportBody,
+    allow_memory_for_sorting,
+    filter_conditions,
+    group_names,
+    pct,
+    range_conditions,
+)
 
 
 class StructureParams(RangeParams):
@@ -75,6 +83,7 @@ def _order(name: str | None, count: int) -> tuple:
 async def structure_report(
     session: AsyncSession, *, params: StructureParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> StructureReport:
+    await allow_memory_for_sorting(session)
     result = (await session.execute(structure_query(params, filters, tz))).all()
     depts = await group_names(session, "department", {r[0] for r in result if r[0] is not None})
     reasons = await group_names(session, "reason", {r[1] for r in result if r[1] is not None})

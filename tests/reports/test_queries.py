@@ -249,3 +249,26 @@ def test_params_are_checked() -> None:
         DynamicsParams(**{"from": "2000-01-01", "to": "2026-01-01"}, granularity="day")
     assert periods_of(date(2026, 1, 31), date(2026, 3, 1), "month") == [date(2026, 1, 1), date(2026, 2, 1),
                                                                          date(2026, 3, 1)]
+
+
+async def test_day_buckets_follow_daylight_saving_time(db) -> None:
+    """Berlin moves to summer time at 01:00 UTC on 29 March 2026: local days are 24, 23, 24 hours."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import make_claim
+
+    berlin = ZoneInfo("Europe/Berlin")
+    async with db() as session:
+        for moment in (datetime(2026, 3, 28, 22, 59, tzinfo=UTC),  # 23:59 CET on the 28th
+                       datetime(2026, 3, 28, 23, 0, tzinfo=UTC),  # 00:00 CET on the 29th
+                       datetime(2026, 3, 29, 21, 59, tzinfo=UTC),  # 23:59 CEST on the 29th
+                       datetime(2026, 3, 29, 22, 0, tzinfo=UTC)):  # 00:00 CEST on the 30th
+            await make_claim(session, registered_at=moment)
+        await session.commit()
+        report = await dynamics_report(
+            session, params=DynamicsParams(**{"from": "2026-03-28", "to": "2026-03-30"}, granularity="day"),
+            tz=berlin,
+        )
+    assert [(r.period.isoformat(), r.registered) for r in report.rows] == [
+        ("2026-03-28", 1), ("2026-03-29", 2), ("2026-03-30", 1)]
