@@ -98,10 +98,17 @@ def build_openapi(routes: list[ApiRoute], *, title: str, version: str) -> dict[s
             }
         success: dict[str, Any] = {"description": _DESCRIPTIONS.get(route.status, "OK")}
         if route.content_type is not None:
-            schema: dict[str, Any] = (
-                {"type": "string"} if route.content_type.startswith("text/") else {"type": "string", "format": "binary"}
-            )
-            success["content"] = {route.content_type: {"schema": schema}}
+            types = (route.content_type,) if isinstance(route.content_type, str) else route.content_type
+            content: dict[str, Any] = {}
+            for media in types:
+                if media == "application/json" and route.response is not None:
+                    ref = REF.format(model=ref_name(route.response, "serialization"))
+                    content[media] = {"schema": {"$ref": ref}}
+                elif media.startswith("text/") or media.endswith(("+xml", "/json")):
+                    content[media] = {"schema": {"type": "string"}}
+                else:
+                    content[media] = {"schema": {"type": "string", "format": "binary"}}
+            success["content"] = content
         elif route.response is not None:
             success["content"] = {
                 "application/json": {"schema": {"$ref": REF.format(model=ref_name(route.response, "serialization"))}}

@@ -10,7 +10,9 @@ Convention (every resource module follows it, including the reports and exchange
   used for the OpenAPI document: `body` (the JSON request body), `query` (query parameters, one
   field per parameter; `list[...]` fields repeat), `response` (the JSON response) with `status`;
   `content_type` for a non-JSON response (a file, CSV, Prometheus text) and `errors` for the
-  problem statuses the route may answer besides 401/403/422.
+  problem statuses the route may answer besides 401/403/422. A route answering in several formats
+  (CSV or XLSX, JSON or SVG) gives a tuple: `content_type=("application/json", "image/svg+xml")`;
+  "application/json" in it is documented with `response`, the others as text or binary.
 * Views are thin: parse with `backoffice.api.http` (`read_body`, `read_query`, `path_id`), call one
   service of `shared/` with `ctx(request).session` and `ctx(request).actor`, render with `reply`.
   The middlewares (backoffice/app.py) open the one database session of the request, sign the user
@@ -50,7 +52,7 @@ class ApiRoute:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    content_type: str | None = None
+    content_type: str | tuple[str, ...] | None = None
     errors: tuple[int, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
     headers: tuple[str, ...] = ()  # request headers the route reads (documented), e.g. If-Match
