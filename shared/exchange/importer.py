@@ -16,6 +16,7 @@ Like every service this never commits: the caller commits once (all or nothing).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -442,7 +443,8 @@ async def import_claims(
     """Check the whole file, then write it; raises ImportRejected (nothing written) on any bad row."""
     settings = get_settings()
     tz = tz or settings.tz
-    checked = check_file(data, tz=tz, progress=progress)
+    # Parsing and checking is CPU work (seconds for 100,000 rows): keep it off the event loop.
+    checked = await asyncio.to_thread(check_file, data, tz=tz, progress=progress)
     rows, errors, encoding, delimiter = checked.rows, checked.errors, checked.encoding, checked.delimiter
     responsible = await _staff_lookup(session, checked.refs, errors)
     await _taken_numbers(session, checked.refs, errors)

@@ -6,9 +6,10 @@ A claim counts as *decided* when it carries a result now or was ever reopened (r
 result, but a decision was made). Both shares are of the decided claims, as a new claim can be
 neither disputed nor reopened.
 
-*Disputed*: the claim has a `disputed` event, or a `reopened` event whose actor is the customer
-(until the bot writes a `disputed` event of its own, a customer's reopening is how a dispute shows
-in the trail; a claim is counted once even if it has both). *Reopened*: a `reopened` event by anyone.
+*Disputed*: the claim has a `disputed` event (the bot's dispute answer writes one, next to the
+customer's `reopened`), or a `reopened` event whose actor is the customer (how a dispute shows in
+trails written before `disputed` existed); a claim is counted once however many it has.
+*Reopened*: a `reopened` event by anyone.
 """
 
 from __future__ import annotations

@@ -272,3 +272,18 @@ async def test_day_buckets_follow_daylight_saving_time(db) -> None:
         )
     assert [(r.period.isoformat(), r.registered) for r in report.rows] == [
         ("2026-03-28", 1), ("2026-03-29", 2), ("2026-03-30", 1)]
+
+
+async def test_a_disputed_event_counts_as_a_dispute_once(db, dataset) -> None:
+    from shared.actors import Actor
+    from shared.audit.service import log_claim_event
+
+    async with db() as session:
+        c2, c4 = dataset.claims["c2"], dataset.claims["c4"]
+        # c2: a `disputed` event alone; c4 already counts (customer reopening) and gets one too.
+        for claim in (c2, c4):
+            await log_claim_event(session, claim_id=claim.id, actor=Actor.customer(claim.customer_id),
+                                  kind="disputed", after={"reason": "не согласен"})
+        await session.commit()
+        report = await ratings_report(session, params=RatingsParams(**Q1), tz=MOSCOW)
+    assert (report.total.disputed, report.total.disputed_pct, report.total.reopened) == (2, 28.6, 2)
