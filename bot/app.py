@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +40,11 @@ WEBHOOK_PATH = "/telegram/webhook"
 SANDBOX_TOKEN = "123456:SANDBOX"
 SANDBOX_PORT = 8090
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
+
+
+def database_concurrency() -> int:
+    """Updates handled at once: one database connection each (the pool size of shared.db)."""
+    return int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_base: str | None = None) -> Bot:
@@ -138,7 +144,12 @@ async def webhook_server(
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     public = url or f"http://{host}:{port}{WEBHOOK_PATH}"
     try:
-        await bot.set_webhook(public, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
+        await bot.set_webhook(
+            public,
+            secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(),
+            max_connections=min(100, 2 * database_concurrency()),
+        )
         yield public
     finally:
         await runner.cleanup()
@@ -177,6 +188,8 @@ async def run_dispatcher(
             close_bot_session=False,
             polling_timeout=polling_timeout,
             allowed_updates=dp.resolve_used_update_types(),
+            # A backlog must wait for a database connection here, not time out in the pool.
+            tasks_concurrency_limit=database_concurrency(),
         )
     )
     log.info("bot: long polling")

@@ -16,6 +16,8 @@ and gets only a few answers.
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -25,7 +27,7 @@ from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, Event
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
 from aiogram.types import TelegramObject, Update
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,15 +52,39 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 class ReplyThrottle:
     """At most `limit` unsolicited replies per chat per `seconds` (moving window).
 
-    In memory by default; with REDIS_URL the window is shared by every bot process.
+    In this process by default; with REDIS_URL the window lives in Redis (the `limits` library)
+    and is shared by every bot process. The in-process window is a deque per chat rather than
+    `limits`' async memory storage, which expires keys through a thread per key and, with
+    hundreds of chats, spent most of the bot's CPU on thread hand-offs (bench/bot_ingest.py).
     """
 
     def __init__(self, limit: int = 2, seconds: int = 5, storage: Storage | None = None) -> None:
+        self.limit = limit
+        self.seconds = seconds
         self.item = RateLimitItemPerSecond(limit, seconds)
-        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(storage) if storage is not None else None
+        self._hits: dict[str, deque[float]] = {}
 
     async def allow(self, chat_id: int, kind: str = "ack") -> bool:
-        return await self.limiter.hit(self.item, kind, str(chat_id))
+        if self.limiter is not None:
+            return await self.limiter.hit(self.item, kind, str(chat_id))
+        now = time.monotonic()
+        key = f"{kind}:{chat_id}"
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) > 10_000:
+                self._forget_idle(now)
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - self.seconds:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.seconds]:
+            del self._hits[key]
 
     @classmethod
     def from_settings(cls, redis_url: str | None) -> ReplyThrottle:
