@@ -45,13 +45,17 @@ class ExportQuery(FilterQuery):
 async def _file_of(request: web.Request) -> bytes:
     if not request.content_type.startswith("multipart/"):
         raise ApiProblem(415, "unsupported_media_type", "reports.import.problem.multipart")
-    reader = await request.multipart()
-    async for part in reader:
-        if getattr(part, "name", None) == "file":
-            data = await part.read()  # type: ignore[union-attr]
-            if len(data) > MAX_FILE:
-                raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
-            return bytes(data)
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "file":
+                data = await part.read()  # type: ignore[union-attr]
+                if len(data) > MAX_FILE:
+                    raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
+                return bytes(data)
+    except (ValueError, AssertionError):
+        # aiohttp's multipart reader refuses a missing boundary or a malformed part this way.
+        raise ApiProblem(400, "bad_request", "reports.import.problem.multipart") from None
     raise ApiProblem(422, "invalid", "api.problem.invalid",
                      errors=[FieldError(field="file", message="a multipart part named 'file' is required",
                                         type="missing")])
@@ -97,7 +101,7 @@ async def export_claims_view(request: web.Request) -> web.StreamResponse:
 
 routes = [
     ApiRoute("POST", "/api/v1/imports", import_claims_view, Role.MANAGER, "Import claims from CSV",
-             response=ImportResult, status=201, content_type=None, errors=(413, 415), tags=TAGS),
+             response=ImportResult, status=201, errors=(400, 413, 415, 422), tags=TAGS),
     ApiRoute("GET", "/api/v1/claims/export", export_claims_view, Role.MANAGER, "Export claims (CSV or XLSX)",
-             query=ExportQuery, content_type=CSV_TYPE, tags=TAGS),
+             query=ExportQuery, content_type=("text/csv", XLSX_TYPE), tags=TAGS),  # type: ignore[arg-type]
 ]

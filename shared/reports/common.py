@@ -36,6 +36,10 @@ class RangeParams(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeParams:
+        for day in (self.date_from, self.date_to):
+            # Far dates overflow when shifted between time zones; nobody files a claim in year 1.
+            if not 1900 <= day.year <= 9998:
+                raise ValueError("dates must be in the years 1900 to 9998")
         if self.date_to < self.date_from:
             raise ValueError("'to' is before 'from'")
         if (self.date_to - self.date_from).days > MAX_RANGE_DAYS:
