@@ -147,6 +147,31 @@ def _bool(params: JSON, key: str) -> bool:
     return bool(value)
 
 
+def _order_key(update: JSON) -> object:
+    """The chat whose updates must arrive in order (the user for updates without a chat); an
+    update with neither has no order to keep."""
+    for kind, payload in update.items():
+        if kind == "update_id" or not isinstance(payload, dict):
+            continue
+        chat = payload.get("chat")
+        if chat is None and isinstance(payload.get("message"), dict):
+            chat = payload["message"].get("chat")  # callback_query
+        if isinstance(chat, dict) and "id" in chat:
+            return ("chat", chat["id"])
+        user = payload.get("from") or payload.get("user")
+        if isinstance(user, dict) and "id" in user:
+            return ("chat", user["id"])  # private chats: the chat id is the user id
+    return ("update", update.get("update_id"))
+
+
+def _remove_by_identity(updates: list[JSON], update: JSON) -> None:
+    # By identity (a delivered update is near the front): the list may have been replaced.
+    for i, u in enumerate(updates):
+        if u is update:
+            del updates[i]
+            return
+
+
 class BotApiEmulator:
     """A local Telegram Bot API server with a test/driver API.
 
@@ -811,29 +836,64 @@ class BotApiEmulator:
         )
 
     async def _webhook_loop(self, world: BotWorld) -> None:
+        """Deliver pending updates like Telegram: up to the hook's `max_connections` requests at
+        once, but at most one in flight per chat, so a chat's updates arrive in order. A failed
+        update stays first in its chat's queue and is delivered again after
+        `webhook_retry_delay`; the other chats go on meanwhile."""
         hook = world.webhook
+        if hook is None:
+            return
         timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while hook is not None and world.webhook is hook and not self._closing.is_set():
-                world.updates = [u for u in world.updates if world.update_allowed(u, world.allowed_updates)]
-                if not world.updates:
-                    await world.wait_change(1.0)
-                    continue
-                update = world.updates[0]
+        connector = aiohttp.TCPConnector(limit=hook.max_connections)
+        in_flight: dict[object, asyncio.Task[None]] = {}
+        retry_at: dict[object, float] = {}  # chat key -> loop time before which it is not retried
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+
+            async def deliver(key: object, update: JSON) -> None:
                 error = await self._post_update(world, session, hook, update)
                 if error is None:
-                    # Remove by identity: the list may have been replaced meanwhile.
-                    world.updates = [u for u in world.updates if u is not update]
+                    _remove_by_identity(world.updates, update)
                     self._stats.webhook_delivered += 1
-                    world.notify()
-                    continue
-                self._stats.webhook_failures += 1
-                hook.last_error_date = now_ts()
-                hook.last_error_message = error
+                else:
+                    self._stats.webhook_failures += 1
+                    hook.last_error_date = now_ts()
+                    hook.last_error_message = error
+                    retry_at[key] = loop.time() + self.webhook_retry_delay
+                in_flight.pop(key, None)
                 world.notify()
-                # Interruptible backoff: stop() or a new setWebhook must not wait for it.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), self.webhook_retry_delay)
+
+            try:
+                while world.webhook is hook and not self._closing.is_set():
+                    now = loop.time()
+                    for key in [k for k, t in retry_at.items() if t <= now]:
+                        del retry_at[key]
+                    busy = set(in_flight) | set(retry_at)  # chats whose next update must wait
+                    dropped: list[JSON] = []
+                    for update in world.updates:
+                        if len(in_flight) >= hook.max_connections:
+                            break
+                        if not world.update_allowed(update, world.allowed_updates):
+                            dropped.append(update)  # Telegram drops what the bot did not ask for
+                            continue
+                        key = _order_key(update)
+                        if key in busy:
+                            continue
+                        busy.add(key)
+                        in_flight[key] = asyncio.create_task(deliver(key, update))
+                    for update in dropped:
+                        _remove_by_identity(world.updates, update)
+                    # Woken by new updates and by finished deliveries (both notify); the timeout
+                    # brings a chat waiting for its retry back.
+                    wait = min(retry_at.values(), default=now + 1.0) - now
+                    await world.wait_change(max(0.01, min(1.0, wait)))
+            finally:
+                tasks = list(in_flight.values())
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     async def _post_update(
         self, world: BotWorld, session: aiohttp.ClientSession, hook: Webhook, update: JSON

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -109,3 +110,49 @@ async def test_aiogram_webhook_handler_and_reply_in_response(emu: BotApiEmulator
     await bot.set_webhook(f"{base}/tg", secret_token="tok")
     (late,) = await alice.wait_for_messages()
     assert late.text == "got lost?"
+
+
+async def test_concurrent_delivery_keeps_each_chat_in_order(emu: BotApiEmulator, bot: Bot, site: object) -> None:
+    """Up to max_connections requests at once, one per chat, each chat in order; a failing chat
+    is delivered again without holding the others up."""
+    in_flight: set[int] = set()
+    most = [0]
+    seen: dict[int, list[int]] = {}
+    fail_once = {"chat 60 message 0"}
+    release = asyncio.Event()
+
+    async def receive(request: web.Request) -> web.StreamResponse:
+        update = await request.json()
+        chat = update["message"]["chat"]["id"]
+        assert chat not in in_flight, "two updates of one chat in flight"
+        in_flight.add(chat)
+        most[0] = max(most[0], len(in_flight))
+        try:
+            if len(in_flight) >= 4:
+                release.set()
+            await asyncio.wait_for(release.wait(), 2)
+            seen.setdefault(chat, []).append(update["update_id"])
+            if update["message"]["text"] in fail_once:
+                fail_once.discard(update["message"]["text"])
+                return web.Response(status=500)
+            return web.json_response({})
+        finally:
+            in_flight.discard(chat)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    base = await site(app)  # type: ignore[operator]
+    users = [emu.user(60 + i, f"U{i}") for i in range(8)]
+    sent: dict[int, list[int]] = {}
+    for n in range(5):
+        for user in users:
+            await user.send_text(f"chat {user.id} message {n}")
+            sent.setdefault(user.id, []).append(emu.world.updates[-1]["update_id"])
+    assert await bot.set_webhook(f"{base}/hook", max_connections=4)
+    await emu.world.wait_for(lambda: emu.stats["webhook_delivered"] == 40, 10)
+    assert most[0] == 4  # concurrent, and never more than max_connections
+    assert emu.stats["webhook_failures"] == 1
+    first, *rest = sent[60]
+    assert seen[60] == [first, first, *rest]  # redelivered first, then the rest in order
+    assert all(seen[user.id] == sent[user.id] for user in users[1:])
+    assert (await bot.get_webhook_info()).pending_update_count == 0
