@@ -143,6 +143,19 @@ def _amount(field: str, value: Any) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def _choice(field: str, value: Any, choices: type[Channel] | type[Remedy] | type[Priority]) -> str:
+    try:
+        return choices(value).value
+    except ValueError:
+        raise InvalidValue(field, f"must be one of {', '.join(choices)}") from None
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+        raise InvalidValue("currency", "must be a three-letter currency code")
+    return value.upper()
+
+
 async def _check_refs(session: AsyncSession, values: Mapping[str, Any]) -> None:
     """Every referenced catalog entry must exist and be active, else nothing is changed."""
     models: dict[str, type[Department] | type[Employee] | type[Reason] | type[StaffUser]] = {
@@ -173,7 +186,18 @@ async def register_claim(
         raise InvalidValue("customer_id", f"no customer with id {claim_in.customer_id}")
     refs = {name: getattr(claim_in, name) for name in ASSIGNMENT_FIELDS}
     await _check_refs(session, refs)
-    amount_claimed = _amount("amount_claimed", claim_in.amount_claimed)
+    # Everything is checked before a number is taken: a refused registration must not use one up.
+    fields = {
+        "channel": _choice("channel", claim_in.channel, Channel),
+        "subject": _text("subject", claim_in.subject, limit=300) or subject_from(description),
+        "description": description,
+        "remedy": _choice("remedy", claim_in.remedy, Remedy) if claim_in.remedy else None,
+        "remedy_text": _text("remedy_text", claim_in.remedy_text),
+        "order_ref": _text("order_ref", claim_in.order_ref, limit=100),
+        "amount_claimed": _amount("amount_claimed", claim_in.amount_claimed),
+        "currency": _currency(claim_in.currency or settings.currency),
+        "priority": _choice("priority", claim_in.priority, Priority),
+    }
     registered_at = claim_in.registered_at or utcnow()
 
     if claim_in.number is not None:
@@ -187,18 +211,10 @@ async def register_claim(
     claim = Claim(
         number=number,
         customer_id=customer.id,
-        channel=Channel(claim_in.channel).value,
-        subject=_text("subject", claim_in.subject, limit=300) or subject_from(description),
-        description=description,
-        remedy=Remedy(claim_in.remedy).value if claim_in.remedy else None,
-        remedy_text=_text("remedy_text", claim_in.remedy_text),
-        order_ref=_text("order_ref", claim_in.order_ref, limit=100),
-        amount_claimed=amount_claimed,
-        currency=(claim_in.currency or settings.currency).upper(),
-        priority=Priority(claim_in.priority).value,
         status=ClaimStatus.NEW.value,
         registered_at=registered_at,
         due_at=registered_at + (due_in or timedelta(hours=settings.sla_resolution_hours)),
+        **fields,
         **refs,
     )
     session.add(claim)
@@ -240,23 +256,15 @@ async def update_claim(
         elif field in ("amount_claimed", "amount_granted"):
             clean[field] = _amount(field, value)
         elif field == "priority":
-            try:
-                clean[field] = Priority(value).value
-            except ValueError:
-                raise InvalidValue(field, f"must be one of {', '.join(Priority)}") from None
+            clean[field] = _choice(field, value, Priority)
         elif field == "remedy":
-            try:
-                clean[field] = Remedy(value).value if value else None
-            except ValueError:
-                raise InvalidValue(field, f"must be one of {', '.join(Remedy)}") from None
+            clean[field] = _choice(field, value, Remedy) if value else None
         elif field == "subject":
             clean[field] = _text(field, value, required=True, limit=300)
         elif field == "description":
             clean[field] = _text(field, value, required=True)
         elif field == "currency":
-            if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
-                raise InvalidValue(field, "must be a three-letter currency code")
-            clean[field] = value.upper()
+            clean[field] = _currency(value)
         elif field == "due_at":
             if value is not None and not isinstance(value, datetime):
                 raise InvalidValue(field, "must be a date and time")
@@ -316,7 +324,9 @@ async def transition(
     amount_granted: Decimal | str | None = None,
     expected_version: int | None = None,
     at: datetime | None = None,
+    audit: bool = True,
 ) -> Claim:
+    """`audit=False`: the caller writes the one audit event of its own call (e.g. `disputed`)."""
     try:
         target = ClaimStatus(to)
     except ValueError:
@@ -363,15 +373,16 @@ async def transition(
         claim.resolved_at = None
     await session.flush()
     after = {k: v for k, v in snapshot(claim, fields).items() if before[k] != v}
-    await log_claim_event(
-        session,
-        claim_id=claim.id,
-        actor=actor,
-        kind="reopened" if is_reopening(current, target) else "status_changed",
-        before={k: before[k] for k in after},
-        after=after,
-        at=now,
-    )
+    if audit:
+        await log_claim_event(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            kind="reopened" if is_reopening(current, target) else "status_changed",
+            before={k: before[k] for k in after},
+            after=after,
+            at=now,
+        )
     # What the customer is told about it (and its buttons) is written in this same transaction.
     await _notifications().on_transition(session, claim=claim, previous=current, actor=actor)
     return claim

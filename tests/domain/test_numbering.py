@@ -75,3 +75,34 @@ async def test_empty_description_is_refused_and_takes_no_number(db) -> None:
                                      actor=Actor.customer(customer.id))
         assert claim.number.endswith("-000001")
         assert isinstance(claim, Claim)
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("order_ref", {"order_ref": "x" * 101}),
+        ("subject", {"subject": "s" * 301}),
+        ("channel", {"channel": "pigeon"}),
+        ("remedy", {"remedy": "a pony"}),
+        ("priority", {"priority": "asap"}),
+        ("currency", {"currency": "rubles"}),
+        ("amount_claimed", {"amount_claimed": "-1"}),
+    ],
+)
+async def test_a_refused_registration_uses_up_no_number(db, field: str, change: dict) -> None:
+    async with db() as session:
+        customer = await make_customer(session)
+        await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="первая"),
+                             actor=Actor.customer(customer.id))
+        await session.commit()
+    async with db() as session:
+        with pytest.raises(InvalidValue) as refused:
+            await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="плохая", **change),
+                                 actor=Actor.customer(customer.id))
+        assert refused.value.field == field
+        await session.commit()  # even a caller that commits anyway keeps the sequence whole
+    async with db() as session:
+        claim = await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="вторая"),
+                                     actor=Actor.customer(customer.id))
+        await session.commit()
+        assert claim.number.endswith("-000002")
