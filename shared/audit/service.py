@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -56,9 +54,3 @@ async def log_claim_event(
     await session.flush()
     return event
 
-
-async def list_claim_events(session: AsyncSession, *, claim_id: int) -> Sequence[ClaimEvent]:
-    rows = await session.scalars(
-        select(ClaimEvent).where(ClaimEvent.claim_id == claim_id).order_by(ClaimEvent.at, ClaimEvent.id)
-    )
-    return rows.all()
