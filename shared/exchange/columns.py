@@ -28,3 +28,10 @@ COLUMNS: tuple[str, ...] = (
 # (its values may still be empty where the rules allow).
 OPTIONAL_COLUMNS: frozenset[str] = frozenset({"number", "customer_telegram_id"})
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
+# Free text (customers', staff's or catalog names): protected against formula injection on export
+# (`shared.exchange.cells`) and unprotected on import. Codes, numbers, phones, amounts and timestamps
+# are not text in this sense and are left as they are.
+TEXT_COLUMNS: frozenset[str] = frozenset({
+    "number", "customer_name", "subject", "description", "requirement", "reason", "culprit_department",
+    "culprit_employee", "responsible", "resolution",
+})

@@ -30,7 +30,8 @@ from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.filters import ClaimFilters, claim_conditions
 from shared.claims.models import Claim
 from shared.customers.models import Customer
-from shared.exchange.columns import COLUMNS
+from shared.exchange.cells import csv_protect, xlsx_value
+from shared.exchange.columns import COLUMNS, TEXT_COLUMNS
 from shared.staff.models import StaffUser
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -114,7 +115,8 @@ async def export_csv_chunks(
     buffer.truncate()
     n = 0
     async for row in export_rows(session, filters=filters, tz=tz):
-        writer.writerow([_csv_value(row[c]) for c in COLUMNS])
+        # Customer text that a spreadsheet would run as a formula gets a `'` (the import takes it off).
+        writer.writerow([csv_protect(_csv_value(row[c])) if c in TEXT_COLUMNS else _csv_value(row[c]) for c in COLUMNS])
         n += 1
         if n % rows_per_chunk == 0:
             yield buffer.getvalue().encode()
@@ -163,6 +165,8 @@ async def export_xlsx(session: AsyncSession, *, filters: ClaimFilters | None = N
                 cell = WriteOnlyCell(sheet, value=value)
                 cell.number_format = "#,##0.00"
                 values.append(cell)
+            elif column in TEXT_COLUMNS:
+                values.append(xlsx_value(sheet, value))  # `=...` stays text, never a formula
             else:
                 values.append(value)
         sheet.append(values)

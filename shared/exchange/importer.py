@@ -40,7 +40,8 @@ from shared.customers.models import Customer
 from shared.customers.service import normalize_phone
 from shared.enums import ActorKind, Channel, Priority, Remedy
 from shared.errors import DomainError, InvalidValue
-from shared.exchange.columns import COLUMNS, REQUIRED_COLUMNS
+from shared.exchange.cells import csv_unprotect
+from shared.exchange.columns import COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 from shared.exchange.csvfile import FileRejected, RowError, decode, detect_delimiter, records
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
@@ -147,6 +148,15 @@ def _choice(value: str, choices: type, *, empty: str | None = None) -> str | Non
     return clean
 
 
+def _field(fields: list[str], at: int | None, column: str) -> str:
+    """A field stripped of surrounding blanks; text columns lose the `'` the export puts before
+    text a spreadsheet would run as a formula (`shared.exchange.cells`)."""
+    if at is None or at >= len(fields):
+        return ""
+    value = fields[at].strip()
+    return csv_unprotect(value) if column in TEXT_COLUMNS else value
+
+
 class _RowChecker:
     def __init__(self, index: dict[str, int], tz: ZoneInfo) -> None:
         self.index = index
@@ -157,8 +167,7 @@ class _RowChecker:
         values: dict[str, Any] = {}
 
         def get(column: str) -> str:
-            i = self.index.get(column)
-            return fields[i].strip() if i is not None and i < len(fields) else ""
+            return _field(fields, self.index.get(column), column)
 
         def take(column: str, parse: Callable[[str], Any]) -> Any:
             try:
@@ -317,8 +326,8 @@ def check_file(data: bytes, *, tz: ZoneInfo, progress: Progress | None = None) -
             if len(fields) > width and any(f.strip() for f in fields[width:]):
                 errors.append(RowError(line, None, "too_many_fields", {"count": len(fields), "expected": width}))
                 continue
-            number = fields[number_at].strip() if number_at is not None and number_at < len(fields) else ""
-            responsible = fields[responsible_at].strip() if responsible_at < len(fields) else ""
+            number = _field(fields, number_at, "number")
+            responsible = _field(fields, responsible_at, "responsible")
             checked.refs.append((line, responsible, number))
             if number:
                 if number in numbers:

@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from shared.exchange.cells import csv_protect, xlsx_value
 from shared.i18n import Translator
 from shared.reports.common import OTHER, Column, ReportBody, Table
 from shared.reports.dynamics import DynamicsReport
@@ -167,7 +168,7 @@ def write_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([c.label for c in table.columns])
-    writer.writerows([[_csv_value(v) for v in row] for row in table.rows])
+    writer.writerows([[csv_protect(_csv_value(v)) for v in row] for row in table.rows])  # no formulas
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -220,7 +221,7 @@ def write_xlsx(tables: Sequence[Table], *, title: str = "") -> bytes:
             cell.fill = HEADER_FILL
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in table.rows:
-            sheet.append(row)
+            sheet.append([xlsx_value(sheet, v) for v in row])  # text stays text, never a formula
         for index, column in enumerate(table.columns, start=1):
             fmt = NUMBER_FORMATS.get(column.kind)
             if fmt:

@@ -7,19 +7,22 @@ import io
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select, text
 
 from shared.actors import Actor
+from shared.catalogs.models import Department
 from shared.claims.filters import ClaimFilters
 from shared.claims.models import Claim
+from shared.claims.service import NewClaim, register_claim
+from shared.enums import Channel
 from shared.exchange import COLUMNS, export_csv, export_xlsx, import_claims
 from shared.models import Base
 from shared.reports import REPORTS, run_report
-from tests.factories import make_staff
+from tests.factories import make_customer, make_staff
 from tests.reports.conftest import MOSCOW
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -111,3 +114,33 @@ async def test_cli_import_reports_bad_rows_and_exits_1_then_imports_a_good_file(
                                   "1 new reasons")
     async with db() as session:
         assert await session.scalar(select(func.count()).select_from(Claim)) == 2
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "=1+2", "-5 over budget", "+1 call back", "@SUM(A1)",
+            "'=already quoted", "''-two quotes", "'plain quote"]
+
+
+async def test_text_a_spreadsheet_would_run_is_quoted_and_still_round_trips(db, engine) -> None:
+    async with db() as session:
+        department = Department(name="=1+2")
+        session.add(department)
+        await session.flush()
+        for n, value in enumerate(FORMULAS):
+            customer = await make_customer(session, name=value)
+            await register_claim(session, actor=Actor.system(), claim_in=NewClaim(
+                customer_id=customer.id, description=value, subject=value, culprit_department_id=department.id,
+                channel=Channel.PHONE, registered_at=datetime(2026, 1, 10 + n, 9, tzinfo=UTC)))
+        await session.commit()
+        exported = await export_csv(session, tz=MOSCOW)
+    rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"))))
+    assert [r["description"] for r in rows] == [
+        "'" + v if v.lstrip("'")[:1] in ("=", "+", "-", "@", "\t") else v for v in FORMULAS]
+    assert rows[0]["culprit_department"] == "'=1+2" and rows[0]["customer_phone"].startswith("+7")
+
+    await wipe(engine)
+    async with db() as session:
+        await import_claims(session, data=exported, actor=Actor.system(), tz=MOSCOW)
+        await session.commit()
+        descriptions = (await session.scalars(select(Claim.description).order_by(Claim.registered_at))).all()
+        assert descriptions == FORMULAS
+        assert await export_csv(session, tz=MOSCOW) == exported  # byte for byte
