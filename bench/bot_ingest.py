@@ -34,6 +34,11 @@ FIRST_USER = 900_000
 
 # -- the bot process -----------------------------------------------------------------------------
 async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
+    from bot import lean_import
+
+    # First, as every entry point does through bot/__init__.py (both bots alike): aiogram's schemas
+    # are built on first use, not all at import.
+    lean_import.install()
     from aiogram import Dispatcher
     from aiogram.types import Message
 

@@ -9,11 +9,11 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -27,7 +27,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.fsm import create_storage
+from bot.fsm import PostgresStorage, create_storage
 from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
 from bot.routers import ROUTERS, build_routers
 from shared.i18n import SUPPORTED, get_translator
@@ -45,6 +45,13 @@ COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 def database_concurrency() -> int:
     """Updates handled at once: one database connection each (the pool size of shared.db)."""
     return int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
+
+
+def _inline(sync: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return sync(*args, **kwargs)
+
+    return call
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_base: str | None = None) -> Bot:
@@ -75,16 +82,40 @@ def create_dispatcher(
     # FSM is wired by hand: the transaction middleware must hold the per-chat lock across the
     # commit, and aiogram's own FSM middleware (which would take it) sits inside the transaction.
     dp = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    fsm = FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation())
+
+    def fsm_key(bot: Bot, data: dict[str, Any]) -> str | None:
+        # aiogram's own resolution of the update's FSM key, so the record read up front is the
+        # one FSMContext asks the storage for.
+        if not isinstance(storage, PostgresStorage):
+            return None
+        context = fsm.resolve_event_context(bot, data)
+        return storage.key_builder.build(context.key) if context is not None else None
+
     dp.update.outer_middleware(
         UpdateTransactionMiddleware(
-            sessions, isolation, webhook=webhook, default_language=settings.default_language
+            sessions, isolation, webhook=webhook, default_language=settings.default_language, fsm_key=fsm_key
         )
     )
-    dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))
+    dp.update.outer_middleware(fsm)
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))
     dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
     dp.include_routers(*build_routers(routers))
+    run_sync_filters_inline(dp)
     return dp
+
+
+def run_sync_filters_inline(router: Router) -> None:
+    """aiogram 3 runs every synchronous filter (each `F.text == ...`) through `asyncio.to_thread`:
+    a thread hand-off per filter per update, most of the routing cost. Ours are cheap pure checks,
+    so they run inline on the event loop; their arguments are injected as before."""
+    for sub in router.chain_tail:
+        for observer in sub.observers.values():
+            objects = [*(observer._handler.filters or ()), *(f for h in observer.handlers for f in h.filters or ())]
+            for item in objects:
+                if not item.awaitable:
+                    item.callback = _inline(item.callback)
+                    item.awaitable = True
 
 
 async def set_commands(bot: Bot, default_language: str) -> None:

@@ -36,6 +36,10 @@ class UpdateScope:
     session: AsyncSession
     records: dict[str, _Record] = field(default_factory=dict)
 
+    def preload(self, key: str, state: str | None, data: dict[str, Any]) -> None:
+        """The record as read by the update's first statement (`start_update`)."""
+        self.records[key] = _Record(state, data)
+
     async def flush_fsm(self) -> None:
         for key, record in self.records.items():
             if record.dirty:

@@ -33,11 +33,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import UpdateScope, current_scope
-from shared.bot_state.service import claim_update
+from shared.bot_state.service import claim_update, start_update
 from shared.customers.telegram import customer_for_telegram_user
 from shared.i18n import get_translator, normalize_language
 
 log = logging.getLogger(__name__)
+
+PREFETCHED_CUSTOMER = "claimdesk_prefetched_customer"
 
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -103,9 +105,12 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         *,
         webhook: bool,
         default_language: str,
+        fsm_key: Callable[[Bot, dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.isolation = isolation
+        # The FSM record key of an update when the FSM lives in PostgreSQL (read up front).
+        self.fsm_key = fsm_key
         self.webhook = webhook
         self.default_language = default_language
         # "Try again" is said at most once a minute per chat, however often Telegram redelivers.
@@ -139,7 +144,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         token = current_scope.set(scope)
         try:
             async with session.begin():
-                if not await claim_update(session, update_id=update.update_id):
+                if not await self._start(session, scope, update, data):
                     log.info("update %s was handled before; skipped", update.update_id)
                     return None
                 data["session"] = session
@@ -158,6 +163,22 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 await session.close()
             except DATABASE_ERRORS:
                 pass
+
+    async def _start(self, session: AsyncSession, scope: UpdateScope, update: Update, data: dict[str, Any]) -> bool:
+        """Record the update id (False: handled before); with a user, in the same round trip,
+        read the customer (for `CustomerMiddleware`) and the FSM record (for the storage)."""
+        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
+        user = context.user if context else None
+        if user is None or user.is_bot:
+            return await claim_update(session, update_id=update.update_id)
+        key = self.fsm_key(data["bot"], data) if self.fsm_key is not None else None
+        start = await start_update(session, update_id=update.update_id, telegram_user_id=user.id, fsm_key=key or "")
+        if not start.fresh:
+            return False
+        if key is not None:
+            scope.preload(key, start.fsm_state, start.fsm_data)
+        data[PREFETCHED_CUSTOMER] = start.customer
+        return True
 
     async def _tell_try_later(self, data: dict[str, Any]) -> None:
         context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
@@ -200,6 +221,8 @@ class CustomerMiddleware(BaseMiddleware):
             username=user.username,
             language_code=user.language_code,
             default_language=self.default_language,
+            looked_up=PREFETCHED_CUSTOMER in data,
+            found=data.pop(PREFETCHED_CUSTOMER, None),
         )
         data["customer"] = customer
         data["t"] = get_translator(customer.language)

@@ -9,6 +9,7 @@ transaction committed (in webhook mode inside the webhook response).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram import Router
@@ -20,10 +21,18 @@ from bot import keyboards
 from bot.callbacks import PickClaimCb
 from bot.content import content_of, esc, telegram_ref
 from bot.middlewares import ReplyThrottle
+from shared.claims.models import Claim
 from shared.customers.models import Customer
 from shared.errors import Conflict, NotFound
 from shared.i18n import Translator
-from shared.interactions.routing import attach_to_claim, record_edit, route_inbound, store_inbound
+from shared.interactions.routing import (
+    attach_to_claim,
+    open_claims,
+    record_edit,
+    route_inbound,
+    store_inbound,
+    store_inbound_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,19 @@ async def any_message(
 ) -> Any:
     content = content_of(message)
     chosen = (await state.get_data()).get("writing_claim_id")
+    if not content.attachments:
+        # The common case, in one statement: route, store, audit (shared.interactions.routing).
+        stored = await store_inbound_text(
+            session, customer_id=customer.id, chosen_claim_id=chosen, text=content.text, telegram=telegram_ref(message)
+        )
+        if not stored.created:
+            return None  # the same message again (redelivered): stored once, answered once
+        if stored.claim_number is not None:
+            return await _stored(message, t, replies, stored.claim_number)
+        if stored.ambiguous:
+            choices = await open_claims(session, customer_id=customer.id)
+            return await _ask_which(message, t, replies, choices, stored.interaction_id)
+        return await _no_claim(message, t, replies)
     route = await route_inbound(session, customer_id=customer.id, chosen_claim_id=chosen)
     interaction, created = await store_inbound(
         session,
@@ -48,17 +70,29 @@ async def any_message(
         attachments=content.attachments,
     )
     if not created:
-        return None  # the same message again (redelivered): stored once, answered once
+        return None
     if route.claim is not None:
-        if await replies.allow(message.chat.id):
-            return message.answer(t("bot.route.stored", number=esc(route.claim.number)))
-        return None
+        return await _stored(message, t, replies, route.claim.number)
     if route.ambiguous:
-        if await replies.allow(message.chat.id, "ask"):
-            return message.answer(
-                t("bot.route.which"), reply_markup=keyboards.pick_claim(t, route.choices, interaction.id)
-            )
-        return None
+        return await _ask_which(message, t, replies, route.choices, interaction.id)
+    return await _no_claim(message, t, replies)
+
+
+async def _stored(message: Message, t: Translator, replies: ReplyThrottle, number: str) -> Any:
+    if await replies.allow(message.chat.id):
+        return message.answer(t("bot.route.stored", number=esc(number)))
+    return None
+
+
+async def _ask_which(
+    message: Message, t: Translator, replies: ReplyThrottle, choices: Sequence[Claim], interaction_id: int | None
+) -> Any:
+    if interaction_id is not None and await replies.allow(message.chat.id, "ask"):
+        return message.answer(t("bot.route.which"), reply_markup=keyboards.pick_claim(t, choices, interaction_id))
+    return None
+
+
+async def _no_claim(message: Message, t: Translator, replies: ReplyThrottle) -> Any:
     if await replies.allow(message.chat.id):
         return message.answer(t("bot.route.no_claim"), reply_markup=keyboards.file_claim(t))
     return None

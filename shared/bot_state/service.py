@@ -7,13 +7,15 @@ conversation moves together with the data that step stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bot_state.models import FsmRecord, ProcessedUpdate
+from shared.customers.models import Customer
 
 
 async def claim_update(session: AsyncSession, *, update_id: int) -> bool:
@@ -50,3 +52,44 @@ async def save_fsm(session: AsyncSession, *, key: str, state: str | None, data: 
             index_elements=[FsmRecord.key], set_={"state": state, "data": data, "updated_at": func.now()}
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStart:
+    """What an update's handling needs first: whether it is new (`claim_update`), the customer
+    behind it (None: not known yet) and their conversation record (`load_fsm`)."""
+
+    fresh: bool
+    customer: Customer | None
+    fsm_state: str | None
+    fsm_data: dict[str, Any]
+
+
+def _start_statement() -> Any:
+    fresh = (
+        insert(ProcessedUpdate)
+        .values(update_id=bindparam("update_id"))
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        .returning(ProcessedUpdate.update_id)
+        .cte("fresh")
+    )
+    fsm = select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == bindparam("fsm_key")).subquery("fsm")
+    one = select(literal(1).label("one")).subquery("one")
+    return (
+        select(exists(select(fresh.c.update_id)).label("fresh"), Customer, fsm.c.state, fsm.c.data)
+        .select_from(one)
+        .outerjoin(Customer, Customer.telegram_user_id == bindparam("telegram_user_id"))
+        .outerjoin(fsm, true())
+    )
+
+
+_START = _start_statement()
+
+
+async def start_update(session: AsyncSession, *, update_id: int, telegram_user_id: int, fsm_key: str) -> UpdateStart:
+    """`claim_update`, the customer look-up and `load_fsm` in one round trip (every update pays
+    for them). The update id is recorded exactly as `claim_update` records it."""
+    params = {"update_id": update_id, "telegram_user_id": telegram_user_id, "fsm_key": fsm_key}
+    row = (await session.execute(_START, params)).one()
+    fresh, customer, state, data = row
+    return UpdateStart(bool(fresh), customer, state, dict(data or {}))

@@ -19,13 +19,17 @@ async def customer_for_telegram_user(
     username: str | None,
     language_code: str | None,
     default_language: str,
+    looked_up: bool = False,
+    found: Customer | None = None,
 ) -> Customer:
     """One SELECT for a known customer; the upsert (race-safe creation) only on first contact.
 
     The language is taken from Telegram's language_code once, when the customer is created;
     after that the customer's own choice (/lang) wins.
     """
-    customer = await get_by_telegram_id(session, telegram_user_id=telegram_user_id)
+    # `looked_up`: the caller already ran the SELECT (the bot does, in its first statement of the
+    # update) and `found` is its result.
+    customer = found if looked_up else await get_by_telegram_id(session, telegram_user_id=telegram_user_id)
     if customer is not None:
         if customer.telegram_chat_id != chat_id or customer.username != username:
             customer.telegram_chat_id = chat_id

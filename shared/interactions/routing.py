@@ -12,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import BigInteger, DateTime, String, Text
 
 from shared.actors import Actor
 from shared.audit.service import log_claim_event
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
+from shared.clock import utcnow
 from shared.enums import Direction, InteractionChannel
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Interaction
-from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.interactions.service import MAX_TEXT, AttachmentIn, TelegramRef, log_interaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,126 @@ async def route_inbound(session: AsyncSession, *, customer_id: int, chosen_claim
     if len(candidates) == 1:
         return Route(claim=candidates[0])
     return Route(choices=candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """What `store_inbound_text` did: the new interaction (None: stored before, a redelivery),
+    the claim it went to, and how many claims were open (2 means "several": ask which)."""
+
+    interaction_id: int | None
+    claim_id: int | None
+    claim_number: str | None
+    open_claims: int
+
+    @property
+    def created(self) -> bool:
+        return self.interaction_id is not None
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.claim_id is None and self.open_claims > 1
+
+
+# `route_inbound` + `store_inbound` for a plain text, in one round trip: every customer message
+# that is not a command or a wizard answer takes this path (bench/bot_ingest.py). The same rule,
+# the same rows (interaction, and its `interaction_added` event written as `log_interaction`
+# writes it) and the same redelivery guard (the unique Telegram key: nothing is written twice).
+_STORE_TEXT = text(
+    """
+    WITH chosen AS (
+        SELECT id, number FROM claim
+        WHERE id = :chosen AND customer_id = :customer AND status <> :closed
+    ), open AS (
+        SELECT id, number FROM claim
+        WHERE customer_id = :customer AND status IN (:open1, :open2)
+        ORDER BY registered_at DESC, id DESC
+        LIMIT 2
+    ), target AS (
+        SELECT id, number FROM chosen
+        UNION ALL
+        SELECT id, number FROM open
+        WHERE NOT EXISTS (SELECT FROM chosen) AND (SELECT count(*) FROM open) = 1
+    ), ins AS (
+        INSERT INTO interaction
+            (claim_id, customer_id, direction, channel, text, occurred_at,
+             tg_chat_id, tg_message_id, tg_edit_date, tg_media_group_id)
+        VALUES ((SELECT id FROM target), :customer, :direction, :channel, :text, :at,
+                :chat_id, :message_id, :edit_date, :media_group_id)
+        ON CONFLICT ON CONSTRAINT uq_interaction_tg_message DO NOTHING
+        RETURNING id, claim_id
+    ), event AS (
+        INSERT INTO claim_event (claim_id, actor_kind, actor_customer_id, kind, after, at)
+        SELECT claim_id, :actor_kind, :customer, 'interaction_added',
+               jsonb_build_object('interaction_id', id, 'direction', :direction,
+                                  'channel', :channel, 'attachments', 0),
+               :at
+        FROM ins WHERE claim_id IS NOT NULL
+    )
+    SELECT ins.id, ins.claim_id, (SELECT number FROM target) AS number,
+           (SELECT count(*) FROM open) AS open_claims
+    FROM ins
+    """
+).bindparams(
+    bindparam("chosen", type_=BigInteger),
+    bindparam("customer", type_=BigInteger),
+    bindparam("closed", type_=String),
+    bindparam("open1", type_=String),
+    bindparam("open2", type_=String),
+    bindparam("direction", type_=String),
+    bindparam("channel", type_=String),
+    bindparam("actor_kind", type_=String),
+    bindparam("text", type_=Text),
+    bindparam("at", type_=DateTime(timezone=True)),
+    bindparam("chat_id", type_=BigInteger),
+    bindparam("message_id", type_=BigInteger),
+    bindparam("edit_date", type_=BigInteger),
+    bindparam("media_group_id", type_=String),
+)
+assert len(OPEN_STATUSES) == 2, "_STORE_TEXT names the open statuses one by one"
+_STORE_TEXT_CONSTANTS = {
+    "closed": ClaimStatus.CLOSED.value,
+    "open1": OPEN_STATUSES[0].value,
+    "open2": OPEN_STATUSES[1].value,
+    "direction": Direction.INBOUND.value,
+    "channel": InteractionChannel.TELEGRAM.value,
+    "actor_kind": Actor.customer(0).kind.value,
+}
+
+
+async def store_inbound_text(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    chosen_claim_id: int | None,
+    text: str,
+    telegram: TelegramRef,
+) -> StoredText:
+    """Route and store a customer's text (no attachments) in one statement; see `_STORE_TEXT`."""
+    # The checks of `log_interaction`, before anything is written.
+    if len(text) > MAX_TEXT:
+        raise InvalidValue("text", f"longer than {MAX_TEXT} characters")
+    if not text.strip():
+        raise InvalidValue("text", "must not be empty")
+    row = (
+        await session.execute(
+            _STORE_TEXT,
+            {
+                **_STORE_TEXT_CONSTANTS,
+                "chosen": chosen_claim_id,
+                "customer": customer_id,
+                "text": text,
+                "at": utcnow(),
+                "chat_id": telegram.chat_id,
+                "message_id": telegram.message_id,
+                "edit_date": telegram.edit_date,
+                "media_group_id": telegram.media_group_id,
+            },
+        )
+    ).first()
+    if row is None:
+        return StoredText(None, None, None, 0)
+    return StoredText(row.id, row.claim_id, row.number, int(row.open_claims))
 
 
 async def store_inbound(

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shared.actors import Actor
@@ -64,8 +64,11 @@ async def log_interaction(
     occurred_at: datetime | None = None,
     attachments: Sequence[AttachmentIn] = (),
     delivery_state: DeliveryState | None = None,
+    audit: bool = True,
 ) -> tuple[Interaction, bool]:
     """Store one interaction; returns it and whether it is new.
+
+    `audit=False`: no `interaction_added` event; the caller writes the one event of its own call.
 
     A Telegram message already stored (a redelivered update) is returned as it is, with False,
     and nothing else is written.
@@ -112,7 +115,7 @@ async def log_interaction(
             .values(**values)
             .on_conflict_do_nothing(constraint="uq_interaction_tg_message")
             .returning(Interaction)
-            .options(noload(Interaction.attachments))
+            .options(lazyload(Interaction.attachments))  # filled in below; noload() is deprecated in 2.1
         )
         if inserted is None:
             existing = await session.scalar(
@@ -158,6 +161,7 @@ async def log_interaction(
             and claim.first_response_at is None
         ):
             claim.first_response_at = values["occurred_at"]
+    if claim is not None and audit:
         await log_claim_event(
             session,
             claim_id=claim.id,

@@ -3,6 +3,10 @@ HTTP (long polling, or a webhook the emulator POSTs to) against the test Postgre
 
 from __future__ import annotations
 
+from bot import lean_import  # noqa: F401  (first: aiogram is imported the lean way, bot/lean_import.py)
+
+# isort: split
+
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
