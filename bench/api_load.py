@@ -177,12 +177,12 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
             **ints,
             **dates,
         )
-        page, count = list_statements(
+        listing = list_statements(
             filters, settings.tz, sort=q.get("sort", "-registered_at"), limit=int(q.get("limit", 50))
         )
         async with engine.connect() as conn:
-            rows = [dict(r) for r in (await conn.execute(page)).mappings()]
-            total = await conn.scalar(count)
+            rows = [dict(r) for r in (await conn.execute(listing.statement)).mappings()]
+        total = rows[0]["total"] if rows else 0
         body = json.dumps({"items": rows[:50], "total": total}, default=str)
         return web.Response(text=body, content_type="application/json")
 

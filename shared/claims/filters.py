@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select, union
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES
@@ -61,15 +60,18 @@ def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[
         conditions.append(Claim.responsible_id.is_(None) if filters.unassigned else Claim.responsible_id.is_not(None))
     if filters.q and filters.q.strip():
         query = search_query(filters.q.strip())
-        # The matching ids come from two GIN-indexed look-ups, computed once (ARRAY(...) is an
-        # init plan) and then fetched by primary key. `vector @@ q OR EXISTS (...)` could use
-        # neither index and scanned every claim and every interaction.
-        matched = aliased(Claim)
-        ids = union(
-            select(matched.id).where(matched.search_vector.op("@@")(query)),
-            select(Interaction.claim_id).where(
-                Interaction.claim_id.is_not(None), Interaction.search_vector.op("@@")(query)
-            ),
+        # Two GIN-indexed look-ups joined by a BitmapOr: the claim's own vector, and the claims whose
+        # interactions match (their ids computed once: ARRAY(...) is an init plan, probed through the
+        # primary key). `vector @@ q OR EXISTS (...)` could use neither index and scanned every
+        # claim and every interaction; ids collected first and fetched back by primary key cost a
+        # second visit to every matching claim.
+        in_interactions = select(Interaction.claim_id).where(
+            Interaction.claim_id.is_not(None), Interaction.search_vector.op("@@")(query)
         )
-        conditions.append(Claim.id == func.any(func.array(ids.scalar_subquery())))
+        conditions.append(
+            or_(
+                Claim.search_vector.op("@@")(query),
+                Claim.id == func.any(func.array(in_interactions.scalar_subquery())),
+            )
+        )
     return conditions

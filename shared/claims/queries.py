@@ -67,49 +67,123 @@ class ClaimPage:
     next_cursor: str | None
 
 
-def _encode_cursor(sort: str, value: Any, ident: int) -> str:
+def _encode_cursor(sort: str, value: Any, ident: int, total: int) -> str:
     if isinstance(value, datetime):
         value = {"t": value.isoformat()}
-    raw = json.dumps([sort, value, ident], separators=(",", ":")).encode()
+    raw = json.dumps([sort, value, ident, total], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, ident = json.loads(raw)
-        if cursor_sort != sort or not isinstance(ident, int) or isinstance(ident, bool):
+        cursor_sort, value, ident, total = json.loads(raw)
+        if cursor_sort != sort:
             raise ValueError
+        for number in (ident, total):
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise ValueError
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["t"])
         elif not isinstance(value, str | int) or isinstance(value, bool):
             raise ValueError
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, OverflowError):
         raise InvalidValue("cursor", "not a cursor of this list and sort") from None
-    return value, ident
+    return value, ident, total
+
+
+@dataclass(frozen=True, slots=True)
+class ListStatement:
+    """One page of the list as ONE statement (one round trip).
+
+    On the first page (`total is None`) every row also carries `total`: the exact count of the
+    claims matching the filters, computed once by the statement (an init plan; an index-only scan
+    for the usual filters). Later pages do not count again: the total read with the first page
+    travels in the cursor, so the pages of one listing agree with each other.
+    """
+
+    statement: Select
+    total: int | None
 
 
 def list_statements(
     filters: ClaimFilters, tz: ZoneInfo, *, sort: str = "-registered_at", limit: int = 50, cursor: str | None = None
-) -> tuple[Select, Select]:
-    """The page query and the total's query of the claims list."""
+) -> ListStatement:
+    """The claims list's SQL: the API (`list_claims`) and the bench's bare handler both run this."""
     if sort not in SORT_CHOICES:
         raise InvalidValue("sort", f"must be one of {', '.join(SORT_CHOICES)}")
     descending = sort.startswith("-")
     key = SORTS[sort.lstrip("-")]
     conditions = claim_conditions(filters, tz)
-    page = select(*LIST_COLUMNS, key.label("sort_key")).join(Customer, Customer.id == Claim.customer_id)
-    page = page.where(*conditions)
+    carried_total = None
+    after = []
     if cursor:
-        value, ident = _decode_cursor(cursor, sort)
-        after = tuple_(key, Claim.id) < tuple_(literal(value), literal(ident))
-        if not descending:
-            after = tuple_(key, Claim.id) > tuple_(literal(value), literal(ident))
-        page = page.where(after)
-    order = (key.desc(), Claim.id.desc()) if descending else (key.asc(), Claim.id.asc())
-    page = page.order_by(*order).limit(limit + 1)
-    count = select(func.count()).select_from(Claim).where(*conditions)
-    return page, count
+        value, ident, carried_total = _decode_cursor(cursor, sort)
+        bound = tuple_(literal(value), literal(ident))
+        after.append(tuple_(key, Claim.id) < bound if descending else tuple_(key, Claim.id) > bound)
+
+    def ordered(sort_key: Any, ident: Any) -> tuple[Any, Any]:
+        return (sort_key.desc(), ident.desc()) if descending else (sort_key.asc(), ident.asc())
+
+    if filters.q and filters.q.strip():
+        # A search matches a few thousand claims at most: collect them once (id and sort key, from
+        # the GIN look-ups), then count them and take the page from that one set.
+        matched = (
+            select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *after).cte("matched")
+        )
+        top = (
+            select(matched.c.id, matched.c.sort_key)
+            .order_by(*ordered(matched.c.sort_key, matched.c.id))
+            .limit(limit + 1)
+            .subquery("top")
+        )
+        total = select(func.count()).select_from(matched).scalar_subquery()
+        page = (
+            select(*LIST_COLUMNS, top.c.sort_key)
+            .select_from(top)
+            .join(Claim, Claim.id == top.c.id)
+            .join(Customer, Customer.id == Claim.customer_id)
+            .order_by(*ordered(top.c.sort_key, top.c.id))
+        )
+    else:
+        # The page is read in index order (composite indexes on the filter column and the sort
+        # key) and only its rows are joined to their customers.
+        top = (
+            select(*_claim_columns(), key.label("sort_key"))
+            .where(*conditions, *after)
+            .order_by(*ordered(key, Claim.id))
+            .limit(limit + 1)
+            .subquery("top")
+        )
+        total = select(func.count()).select_from(Claim).where(*conditions).scalar_subquery()
+        page = (
+            select(*(top.c[c.key] for c in _claim_columns()), Customer.name.label("customer_name"),
+                   top.c.sort_key)
+            .select_from(top)
+            .join(Customer, Customer.id == top.c.customer_id)
+            .order_by(*ordered(top.c.sort_key, top.c.id))
+        )
+    if carried_total is None:
+        page = page.add_columns(total.label("total"))
+    return ListStatement(page, carried_total)
+
+
+def _claim_columns() -> list[Any]:
+    return [c for c in LIST_COLUMNS if getattr(c, "table", None) is Claim.__table__]
+
+
+def read_page(rows: list[dict[str, Any]], listing: ListStatement, *, sort: str, limit: int) -> ClaimPage:
+    """The page from the statement's rows: total, next cursor, rows without the helper columns."""
+    total = listing.total if listing.total is not None else (rows[0]["total"] if rows else 0)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort, last["sort_key"], last["id"], total)
+    for row in rows:
+        del row["sort_key"]
+        row.pop("total", None)
+    return ClaimPage(items=rows, total=total, next_cursor=next_cursor)
 
 
 async def list_claims(
@@ -121,17 +195,10 @@ async def list_claims(
     limit: int = 50,
     cursor: str | None = None,
 ) -> ClaimPage:
-    page, count = list_statements(filters, tz, sort=sort, limit=limit, cursor=cursor)
-    rows = [dict(row) for row in (await session.execute(page)).mappings()]
-    total = await session.scalar(count) or 0
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor(sort, last["sort_key"], last["id"])
-    for row in rows:
-        del row["sort_key"]
-    return ClaimPage(items=rows, total=total, next_cursor=next_cursor)
+    """A page of the list; `total` is exact as of the first page of this listing (see `ListStatement`)."""
+    listing = list_statements(filters, tz, sort=sort, limit=limit, cursor=cursor)
+    rows = [dict(row) for row in (await session.execute(listing.statement)).mappings()]
+    return read_page(rows, listing, sort=sort, limit=limit)
 
 
 async def claim_with_customer(session: AsyncSession, *, claim_id: int) -> tuple[Claim, Customer]:
