@@ -19,7 +19,7 @@ from shared.clock import utcnow
 from shared.enums import Role
 from shared.errors import InvalidValue, NotFound
 from shared.staff.models import ApiToken, StaffSession, StaffUser
-from shared.staff.service import get_user, hash_password, hash_token
+from shared.staff.service import get_user, hash_password_off_loop, hash_token
 
 SESSION_TTL = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=1)
@@ -143,7 +143,7 @@ async def update_user(session: AsyncSession, *, user_id: int, changes: Mapping[s
                 raise InvalidValue(field, f"no employee with id {value}")
             clean[field] = value
         elif field == "password":
-            clean["password_hash"] = hash_password(value or "")
+            clean["password_hash"] = await hash_password_off_loop(value or "")  # argon2: off the loop
     end_sessions = (
         "password_hash" in clean
         or ("role" in clean and clean["role"] != user.role)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from backoffice.auth import SESSION_COOKIE, LoginThrottle
@@ -139,3 +141,24 @@ async def test_users_and_tokens(api: Api) -> None:
     assert {u["login"] for u in users["items"]} == {"admin", "manager", "operator", "olga"}
     await api.json("PATCH", "/api/v1/users/999999", json={"role": "admin"}, expect=404)
     await api.json("POST", "/api/v1/tokens/999999/revoke", expect=404)
+
+
+async def test_parallel_wrong_logins_are_charged_before_the_password_is_checked(api: Api) -> None:
+    # 3 tries per login (the fixture above): the slow password check must not let a burst through.
+    async def attempt() -> int:
+        response = await api.call("POST", "/api/v1/auth/login", as_=None,
+                                  json={"login": "operator", "password": "wrong password"})
+        return response.status
+
+    statuses = await asyncio.gather(*(attempt() for _ in range(30)))
+    assert statuses.count(401) <= 3 and statuses.count(429) == 30 - statuses.count(401), statuses
+    await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": PASSWORD},
+                   expect=429)
+
+
+async def test_a_successful_login_clears_its_window(api: Api) -> None:
+    login = "/api/v1/auth/login"
+    for _ in range(2):
+        await api.json("POST", login, as_=None, json={"login": "manager", "password": "x"}, expect=401)
+    await api.json("POST", login, as_=None, json={"login": "manager", "password": PASSWORD}, expect=200)
+    await api.json("POST", login, as_=None, json={"login": "manager", "password": "x"}, expect=401)
