@@ -1,7 +1,8 @@
 """The back-office aiohttp application factory.
 
 Request path through the middlewares (outermost first):
-  errors   every failure becomes problem+json; request metrics are recorded here;
+  errors   every failure becomes problem+json (a concurrent change of a versioned row, StaleDataError,
+           is 412 like a stale If-Match); request metrics are recorded here;
   database API routes get one session (one transaction): the caller is signed in and the route's
            role checked before the view runs; the view calls the services; the middleware
            commits once after a successful view and rolls back otherwise (services never commit).
@@ -19,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.api import ApiRoute, all_routes
 from backoffice.api.http import CTX, RequestContext
@@ -133,6 +135,11 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         problem = from_http_exception(exc)
+    except StaleDataError:
+        # A versioned row (Claim.version) was changed by a concurrent request between our read and
+        # our flush, e.g. a reply setting first_response_at while a PATCH saved the claim: the same
+        # answer as a stale If-Match, "changed by someone else, reload" (412), not a 500.
+        problem = ApiProblem(412, "stale_version", "api.problem.stale_version")
     except IntegrityError:
         # A race the service's checks could not see (two creators of one name at once).
         problem = ApiProblem(409, "conflict", "api.problem.conflict_race")
