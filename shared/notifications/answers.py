@@ -56,8 +56,14 @@ async def dispute_decision(
     reason: str,
     telegram: TelegramRef | None = None,
 ) -> Claim:
-    """Reopen the claim (resolved -> in_progress), keep the reason as an inbound interaction,
-    write a `disputed` event and tell the staff chat (naming the responsible)."""
+    """Reopen the claim (resolved -> in_progress), keep the reason as an inbound interaction, and
+    tell the staff chat (naming the responsible).
+
+    One user action, one audit event: `disputed`, with the status before and after, the decision
+    that no longer stands, the reason and the interaction; the inner calls write none of their own.
+    `reopened: true` in `after` says the dispute is also a reopening (there is no separate
+    `reopened` event for it).
+    """
     text = (reason or "").strip()
     if not text:
         raise InvalidValue("reason", "must not be empty")
@@ -65,8 +71,8 @@ async def dispute_decision(
         raise InvalidValue("reason", f"longer than {MAX_REASON} characters")
     claim = await _current_decision(session, claim_id=claim_id, customer_id=customer_id, stamp=stamp)
     actor = Actor.customer(customer_id)
-    previous = {"result": claim.result, "resolution": claim.resolution}
-    await transition(session, claim_id=claim_id, to=ClaimStatus.IN_PROGRESS, actor=actor)
+    previous = {"status": claim.status, "result": claim.result, "resolution": claim.resolution}
+    await transition(session, claim_id=claim_id, to=ClaimStatus.IN_PROGRESS, actor=actor, audit=False)
     interaction, _ = await log_interaction(
         session,
         actor=actor,
@@ -76,6 +82,7 @@ async def dispute_decision(
         claim_id=claim_id,
         customer_id=customer_id,
         telegram=telegram,
+        audit=False,
     )
     await log_claim_event(
         session,
@@ -83,7 +90,13 @@ async def dispute_decision(
         actor=actor,
         kind="disputed",
         before=previous,
-        after={"reason": text, "interaction_id": interaction.id},
+        after={
+            "status": claim.status,
+            "result": claim.result,
+            "reopened": True,
+            "reason": text,
+            "interaction_id": interaction.id,
+        },
     )
     await staff_dispute(session, claim=claim, reason=text)
     return claim

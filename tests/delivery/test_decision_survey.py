@@ -176,7 +176,9 @@ async def test_dispute_reopens_and_tells_staff(db, emu: BotApiEmulator, database
     disputed = [e for e in events if e.kind == "disputed"]
     assert len(disputed) == 1 and disputed[0].actor_kind == "customer"
     assert disputed[0].after is not None and disputed[0].after["interaction_id"] == inbound.id
-    assert any(e.kind == "reopened" for e in events)
+    # One user action, one audit event: the reopening is part of `disputed`, not an event of its own.
+    assert disputed[0].after["reopened"] is True and disputed[0].after["status"] == "in_progress"
+    assert not any(e.kind == "reopened" for e in events)
     text = alert[0].text or ""
     assert claim.number in text and "<b>деньги</b>" in text  # escaped, shown as typed
     assert f"https://desk.example.org/api/v1/claims/{claim.id}" in text
