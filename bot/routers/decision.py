@@ -1,6 +1,8 @@
 """The decision the customer accepts or disputes (buttons on the message the worker delivered).
 
-Accept closes the claim; Dispute asks for the reason (FSM), then reopens the claim with it. The
+Accept closes the claim; Dispute asks for the reason (FSM), then reopens the claim with it (a
+photo, voice or file with a caption is a reason too). Whatever the customer sends on the way is
+stored, even when the dispute cannot go ahead (the catch-all's `store_inbound`). The
 callback data carries the claim and which decision it belongs to; both are re-checked against
 the customer, so forged data is "not found" and a stale button is "no longer current".
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -18,11 +21,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content import esc, telegram_ref
+from bot.content import content_of, esc, telegram_ref
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
 from shared.i18n import Translator
-from shared.notifications.answers import accept_decision, check_dispute, dispute_decision
+from shared.interactions.service import AttachmentIn
+from shared.notifications.answers import accept_decision, check_dispute, dispute_decision, keep_message
 
 log = logging.getLogger(__name__)
 
@@ -80,36 +84,83 @@ async def on_decision(
         await query.message.answer(t("delivery.decision.ask_reason", number=esc(claim.number)))
 
 
-async def on_reason(
-    message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
-) -> None:
+async def _keep(message: Message, session: AsyncSession, customer: Customer, claim_id: int | None) -> None:
+    """Nothing a customer sends is dropped (a redelivered update never gets here: the update
+    middleware skips it)."""
+    content = content_of(message)
+    await keep_message(
+        session,
+        customer_id=customer.id,
+        text=content.text,
+        telegram=telegram_ref(message),
+        attachments=content.attachments,
+        about_claim_id=claim_id,
+    )
+
+
+async def _dispute(
+    message: Message,
+    session: AsyncSession,
+    customer: Customer,
+    t: Translator,
+    state: FSMContext,
+    *,
+    reason: str,
+    attachments: tuple[AttachmentIn, ...] = (),
+) -> Any:
     data = await state.get_data()
     claim_id, stamp = data.get("dispute_claim_id"), data.get("dispute_stamp")
     await state.clear()
     if claim_id is None or stamp is None:
-        return
+        await _keep(message, session, customer, None)
+        return None
     try:
         await dispute_decision(
             session,
             claim_id=int(claim_id),
             customer_id=customer.id,
             stamp=int(stamp),
-            reason=message.text or "",
+            reason=reason,
             telegram=telegram_ref(message),
+            attachments=attachments,
         )
     except InvalidValue:
         await state.set_state(DisputeForm.reason)
         await state.update_data(dispute_claim_id=claim_id, dispute_stamp=stamp)
-        await message.answer(t("delivery.decision.reason_needed"))
+        if attachments:  # a file with a blank caption: kept, the reason is still asked for
+            await _keep(message, session, customer, int(claim_id))
+        return message.answer(t("delivery.decision.reason_needed"))
     except NotFound:
-        await message.answer(t("delivery.not_found"))
+        # Not the customer's claim (forged state): what they wrote is kept, routed as usual.
+        await _keep(message, session, customer, None)
+        return message.answer(t("delivery.not_found"))
     except (Conflict, TransitionRefused):
-        await message.answer(t("delivery.decision.not_current"))
+        # The decision moved on meanwhile (closed by itself, disputed twice): the reason is kept.
+        await _keep(message, session, customer, int(claim_id))
+        return message.answer(t("delivery.decision.not_current"))
     # On success the confirmation ("back in work") comes through the outbox, with the reopening.
+    return None
 
 
-async def on_reason_not_text(message: Message, t: Translator) -> None:
-    await message.answer(t("delivery.decision.reason_needed"))
+async def on_reason(
+    message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
+) -> Any:
+    return await _dispute(message, session, customer, t, state, reason=message.text or "")
+
+
+async def on_reason_not_text(
+    message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
+) -> Any:
+    """A photo, voice or file as the reason: with a caption it is the reason (the file goes with
+    it); without one it is kept on the claim and the reason is asked for in words."""
+    content = content_of(message)
+    if message.caption and message.caption.strip() and content.attachments:
+        return await _dispute(
+            message, session, customer, t, state, reason=message.caption, attachments=content.attachments
+        )
+    claim_id = (await state.get_data()).get("dispute_claim_id")
+    await _keep(message, session, customer, int(claim_id) if claim_id is not None else None)
+    return message.answer(t("delivery.decision.reason_needed"))
 
 
 def make_router() -> Router:

@@ -7,6 +7,8 @@ Everything is checked before anything changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -22,7 +24,9 @@ from shared.claims.service import (
 from shared.claims.workflow import ClaimStatus
 from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue
-from shared.interactions.service import TelegramRef, log_interaction
+from shared.interactions.models import Interaction
+from shared.interactions.routing import route_inbound, store_inbound
+from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
 from shared.notifications.flows import decision_stamp, staff_dispute
 
 MAX_REASON = 4096
@@ -55,9 +59,10 @@ async def dispute_decision(
     stamp: int,
     reason: str,
     telegram: TelegramRef | None = None,
+    attachments: Sequence[AttachmentIn] = (),
 ) -> Claim:
-    """Reopen the claim (resolved -> in_progress), keep the reason as an inbound interaction, and
-    tell the staff chat (naming the responsible).
+    """Reopen the claim (resolved -> in_progress), keep the reason (and any file sent with it) as
+    an inbound interaction, and tell the staff chat (naming the responsible).
 
     One user action, one audit event: `disputed`, with the status before and after, the decision
     that no longer stands, the reason and the interaction; the inner calls write none of their own.
@@ -82,6 +87,7 @@ async def dispute_decision(
         claim_id=claim_id,
         customer_id=customer_id,
         telegram=telegram,
+        attachments=attachments,
         audit=False,
     )
     await log_claim_event(
@@ -96,6 +102,7 @@ async def dispute_decision(
             "reopened": True,
             "reason": text,
             "interaction_id": interaction.id,
+            "attachments": len(attachments),
         },
     )
     await staff_dispute(session, claim=claim, reason=text)
@@ -112,3 +119,28 @@ async def comment_rating(session: AsyncSession, *, claim_id: int, customer_id: i
     return await add_satisfaction_comment(
         session, claim_id=claim_id, actor=Actor.customer(customer_id), comment=comment
     )
+
+
+async def keep_message(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    text: str,
+    telegram: TelegramRef,
+    attachments: Sequence[AttachmentIn] = (),
+    about_claim_id: int | None = None,
+) -> Interaction:
+    """A customer message an answer could not take (a reason for a decision that moved on, a
+    comment on a survey already commented, a photo without words): stored as the catch-all stores
+    every message, never dropped. It goes to `about_claim_id` while that claim is the customer's
+    and open, else where the catch-all's routing puts it (their only open claim, or no claim)."""
+    route = await route_inbound(session, customer_id=customer_id, chosen_claim_id=about_claim_id)
+    interaction, _ = await store_inbound(
+        session,
+        customer_id=customer_id,
+        claim_id=route.claim.id if route.claim is not None else None,
+        text=text,
+        telegram=telegram,
+        attachments=attachments,
+    )
+    return interaction
