@@ -3,6 +3,11 @@ the first-response deadline, alert staff about overdue claims, free leases of de
 
 Each claim is handled in its own transaction under its row lock, re-checking the condition, so
 two workers sweeping at once act once; a refusal (the customer answered meanwhile) is skipped.
+
+A reminder or an overdue alert is marked by a claim event (`sla_reminded`, `overdue_alerted`),
+written with the message in one transaction and looked up by (claim, kind) through the
+claim_event (claim_id, at) index. The candidate queries leave marked claims out, so a batch is
+always of claims still to act on: however many were handled before, newer ones are reached.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.actors import SYSTEM
+from shared.audit.models import ClaimEvent
+from shared.audit.service import log_claim_event
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
@@ -42,8 +49,18 @@ class SweepResult:
     leases_released: int = 0
 
 
-def _sent_marker(kind: str, claim_id: int) -> object:
-    return exists().where(OutboxMessage.payload.contains({"kind": kind, "claim_id": claim_id}))
+REMINDED = "sla_reminded"
+OVERDUE_ALERTED = "overdue_alerted"
+# The outbox payload kinds that marked the same before the events existed (see adopt_outbox_markers).
+_LEGACY_KINDS = {REMINDED: "sla_reminder", OVERDUE_ALERTED: "staff_overdue"}
+
+
+def _marked(kind: str, claim_id: object) -> object:
+    return exists().where(ClaimEvent.claim_id == claim_id, ClaimEvent.kind == kind)
+
+
+async def _mark(session: AsyncSession, claim_id: int, kind: str, now: datetime) -> None:
+    await log_claim_event(session, claim_id=claim_id, actor=SYSTEM, kind=kind, at=now)
 
 
 async def _locked_claim(session: AsyncSession, claim_id: int) -> Claim | None:
@@ -97,6 +114,7 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
                     Claim.registered_at <= remind_from,
                     Claim.registered_at > now - window,  # past the deadline a reminder is no use
                     Customer.telegram_chat_id.is_not(None),
+                    ~_marked(REMINDED, Claim.id),
                 )
                 .order_by(Claim.registered_at)
                 .limit(BATCH)
@@ -108,9 +126,10 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
             claim = await _locked_claim(session, claim_id)
             if claim is None or claim.first_response_at is not None or claim.status not in OPEN_STATUSES:
                 continue
-            if await session.scalar(select(_sent_marker("sla_reminder", claim_id))):
-                continue
+            if await session.scalar(select(_marked(REMINDED, claim_id))):
+                continue  # another worker reminded meanwhile (it held the lock first)
             if await flows.sla_reminder(session, claim=claim) is not None:
+                await _mark(session, claim_id, REMINDED, now)
                 sent += 1
     return sent
 
@@ -125,6 +144,7 @@ async def overdue_alerts(sessions: async_sessionmaker[AsyncSession], now: dateti
                 .where(
                     Claim.status.in_([s.value for s in OPEN_STATUSES]),
                     and_(Claim.due_at.is_not(None), Claim.due_at < now),
+                    ~_marked(OVERDUE_ALERTED, Claim.id),
                 )
                 .order_by(Claim.due_at)
                 .limit(BATCH)
@@ -136,11 +156,38 @@ async def overdue_alerts(sessions: async_sessionmaker[AsyncSession], now: dateti
             claim = await _locked_claim(session, claim_id)
             if claim is None or claim.status not in OPEN_STATUSES:
                 continue
-            if await session.scalar(select(_sent_marker("staff_overdue", claim_id))):
-                continue
+            if await session.scalar(select(_marked(OVERDUE_ALERTED, claim_id))):
+                continue  # another worker alerted meanwhile (it held the lock first)
             if await flows.staff_overdue(session, claim=claim) is not None:
+                await _mark(session, claim_id, OVERDUE_ALERTED, now)
                 sent += 1
     return sent
+
+
+async def adopt_outbox_markers(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Reminders and alerts sent before the marker events existed were marked only by their outbox
+    message: give those claims the event, once, so they are not reminded or alerted again. One
+    pass over the outbox when a worker starts; afterwards the sweeps never read the outbox."""
+    adopted = 0
+    async with sessions() as session, session.begin():
+        for kind, legacy in _LEGACY_KINDS.items():
+            claim_id = OutboxMessage.payload["claim_id"].as_string().cast(ClaimEvent.claim_id.type)
+            sent = (
+                select(claim_id.label("claim_id"), func.min(OutboxMessage.created_at).label("at"))
+                .where(OutboxMessage.payload["kind"].as_string() == legacy)
+                .group_by(claim_id)
+                .subquery()
+            )
+            rows = await session.execute(
+                ClaimEvent.__table__.insert().from_select(
+                    ["claim_id", "actor_kind", "kind", "at"],
+                    select(sent.c.claim_id, literal(SYSTEM.kind.value), literal(kind), sent.c.at)
+                    .where(~_marked(kind, sent.c.claim_id))
+                    .where(exists().where(Claim.id == sent.c.claim_id)),
+                )
+            )
+            adopted += rows.rowcount or 0
+    return adopted
 
 
 async def sweep_once(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> SweepResult:
@@ -159,6 +206,11 @@ async def sweep_once(sessions: async_sessionmaker[AsyncSession], *, now: datetim
 async def run_sweeper(
     sessions: async_sessionmaker[AsyncSession], stop: asyncio.Event, *, interval: float = 60.0
 ) -> None:
+    try:
+        if adopted := await adopt_outbox_markers(sessions):
+            log.info("sweep: %s earlier reminders/alerts adopted as claim events", adopted)
+    except Exception:  # at worst those claims are reminded or alerted once more
+        log.exception("adopting outbox markers failed")
     while not stop.is_set():
         try:
             await sweep_once(sessions)
