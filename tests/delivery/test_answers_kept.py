@@ -83,6 +83,7 @@ async def test_dispute_reason_kept_when_the_claim_is_not_theirs(db, emu: BotApiE
     other, _ = await _resolved(db, emu)
     async with running_worker(db, emu, database_url), running_bot(emu, db):
         await _ask_reason(user, claim)
+
         # The dialogue state names someone else's claim (as forged or corrupted state would).
         async def stored_state() -> bool:
             async with db() as session:
