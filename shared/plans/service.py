@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,10 +17,38 @@ from shared.catalogs.models import Employee
 from shared.claims.models import Claim
 from shared.claims.workflow import ClaimStatus
 from shared.clock import utcnow
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import Conflict, DomainError, InvalidValue, NotFound, StaleVersion
 from shared.plans.models import PlanItem
 
 PLAN_FIELDS = ("title", "details", "owner_id", "due_date", "outcome", "position", "visible_to_customer")
+
+
+class StalePlanItem(StaleVersion):
+    """The plan item's ETag sent in If-Match is not the current one (412)."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        DomainError.__init__(self, "the plan activity was changed by someone else", expected=expected,
+                             actual=actual)
+
+
+def plan_item_etag(item: PlanItem) -> str:
+    """A strong ETag from the item's content (plan items carry no version column): any change of a
+    field a client can see or set gives another tag."""
+    values = [item.id, item.claim_id, *(getattr(item, f) for f in PLAN_FIELDS), item.done_at]
+    canonical = json.dumps(
+        [v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
+         for v in values],
+        ensure_ascii=False,
+    )
+    return '"p' + hashlib.sha256(canonical.encode()).hexdigest()[:24] + '"'
+
+
+def _check_etag(item: PlanItem, if_match: str | None) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    current = plan_item_etag(item)
+    if if_match.strip().removeprefix("W/") != current:
+        raise StalePlanItem(expected=if_match, actual=current)
 
 
 async def _notify(session: AsyncSession, item: PlanItem, changed: Mapping[str, Any]) -> None:
@@ -99,8 +129,9 @@ async def add_plan_item(
     return item
 
 
-async def get_plan_item(session: AsyncSession, *, item_id: int) -> PlanItem:
-    item = await session.get(PlanItem, item_id)
+async def get_plan_item(session: AsyncSession, *, item_id: int, lock: bool = False) -> PlanItem:
+    # `lock`: FOR UPDATE, so a concurrent change waits and then sees (and checks) the new content.
+    item = await session.get(PlanItem, item_id, with_for_update=lock or None, populate_existing=lock)
     if item is None:
         raise NotFound("plan_item", item_id)
     return item
@@ -169,8 +200,10 @@ async def complete_plan_item(
     return item
 
 
-async def remove_plan_item(session: AsyncSession, *, item_id: int, actor: Actor) -> None:
-    item = await get_plan_item(session, item_id=item_id)
+async def remove_plan_item(session: AsyncSession, *, item_id: int, actor: Actor, if_match: str | None = None) -> None:
+    """`if_match`: the ETag the caller read (`plan_item_etag`); StalePlanItem when it changed since."""
+    item = await get_plan_item(session, item_id=item_id, lock=if_match is not None)
+    _check_etag(item, if_match)
     await _open_claim(session, item.claim_id)
     before = {"plan_item_id": item.id, **{k: getattr(item, k) for k in PLAN_FIELDS}}
     claim_id = item.claim_id
@@ -194,10 +227,13 @@ async def change_plan_item(
     changes: Mapping[str, Any],
     done: bool | None = None,
     at: datetime | None = None,
+    if_match: str | None = None,
 ) -> PlanItem:
-    """Edit an activity and, in the same step, mark it done or not done; one audit event."""
+    """Edit an activity and, in the same step, mark it done or not done; one audit event.
+    `if_match`: the ETag the caller read (`plan_item_etag`); StalePlanItem when it changed since."""
     clean = _clean(changes)
-    item = await get_plan_item(session, item_id=item_id)
+    item = await get_plan_item(session, item_id=item_id, lock=if_match is not None)
+    _check_etag(item, if_match)
     await _open_claim(session, item.claim_id)
     if "owner_id" in clean:
         await _check_owner(session, clean["owner_id"])

@@ -3,6 +3,7 @@ emulator with the disk cache, and the investigation plan."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,20 +143,56 @@ async def test_plan_crud(api: Api) -> None:
     assert {e["field"] for e in bad["errors"]} == {"title", "owner_id", "due_date"}
     await api.json("POST", url, expect=422, json={"title": "x", "owner_id": 999999})
 
-    done = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", as_="operator",
+    def tag(item: dict) -> dict[str, str]:
+        return {"If-Match": item["etag"]}
+
+    done = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", as_="operator", headers=tag(first),
                           json={"done": True, "outcome": "Видео получено"})
     assert done["done"] and done["outcome"] == "Видео получено"
-    moved = await api.json("PATCH", f"/api/v1/plan-items/{second['id']}", json={"position": 0, "owner_id": None})
+    moved = await api.json("PATCH", f"/api/v1/plan-items/{second['id']}", headers=tag(second),
+                           json={"position": 0, "owner_id": None})
     assert moved["position"] == 0
-    undone = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", json={"done": False})
+    undone = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", headers=tag(done), json={"done": False})
     assert not undone["done"]
-    await api.json("DELETE", f"/api/v1/plan-items/{second['id']}", as_="operator", expect=204)
+    await api.json("DELETE", f"/api/v1/plan-items/{second['id']}", as_="operator", headers=tag(moved), expect=204)
     plan = await api.json("GET", url, as_="operator")
-    assert [i["id"] for i in plan["items"]] == [first["id"]]
+    assert [i["id"] for i in plan["items"]] == [first["id"]] and plan["items"][0]["etag"] == undone["etag"]
     events = await api.json("GET", f"/api/v1/claims/{claim_id}/events")
     assert [e["kind"] for e in events["items"]][1:] == [
         "plan_item_added", "plan_item_added", "plan_item_done", "plan_item_changed", "plan_item_undone",
         "plan_item_removed"]
-    await api.json("PATCH", "/api/v1/plan-items/999999", json={"done": True}, expect=404)
-    await api.json("DELETE", "/api/v1/plan-items/999999", expect=404)
+    await api.json("PATCH", "/api/v1/plan-items/999999", json={"done": True}, headers={"If-Match": "*"}, expect=404)
+    await api.json("DELETE", "/api/v1/plan-items/999999", headers={"If-Match": "*"}, expect=404)
     await api.json("GET", "/api/v1/claims/999999/plan", expect=404)
+
+
+async def test_plan_items_need_their_current_etag_to_change(api: Api) -> None:
+    claim_id = await _claim(api)
+    url = f"/api/v1/claims/{claim_id}/plan"
+    response = await api.call("POST", url, json={"title": "Запросить видео"})
+    item = await response.json()
+    assert response.status == 201 and response.headers["ETag"] == item["etag"]
+    path = f"/api/v1/plan-items/{item['id']}"
+    missing = await api.json("PATCH", path, json={"title": "x"}, expect=428)
+    assert missing["code"] == "precondition_required"
+    await api.json("DELETE", path, expect=428)
+
+    # Two people read the item; the first change wins, the second is refused instead of overwriting it.
+    changed = await api.call("PATCH", path, headers={"If-Match": item["etag"]}, json={"title": "Видео со склада"})
+    assert changed.status == 200 and changed.headers["ETag"] == (await changed.json())["etag"] != item["etag"]
+    stale = await api.json("PATCH", path, headers={"If-Match": item["etag"]}, json={"outcome": "нет видео"},
+                           expect=412)
+    assert stale["code"] == "stale_version"
+    await api.json("DELETE", path, headers={"If-Match": item["etag"]}, expect=412)
+    await api.json("PATCH", path, headers={"If-Match": '"p-never-issued"'}, json={"title": "y"}, expect=412)
+    current = (await api.json("GET", url))["items"][0]
+    assert current["title"] == "Видео со склада" and current["outcome"] is None
+
+    # Concurrently with one ETag: exactly one wins (the row is locked while its tag is checked).
+    async def patch(title: str) -> int:
+        r = await api.call("PATCH", path, headers={"If-Match": current["etag"]}, json={"title": title})
+        return r.status
+
+    assert sorted(await asyncio.gather(patch("A"), patch("B"))) == [200, 412]
+    latest = (await api.json("GET", url))["items"][0]
+    await api.json("DELETE", path, headers={"If-Match": latest["etag"]}, expect=204)
