@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Literal
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field
 
 from backoffice.api import ApiRoute
@@ -53,8 +54,9 @@ async def _file_of(request: web.Request) -> bytes:
                 if len(data) > MAX_FILE:
                     raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
                 return bytes(data)
-    except (ValueError, AssertionError):
-        # aiohttp's multipart reader refuses a missing boundary or a malformed part this way.
+    except (ValueError, AssertionError, LookupError, HttpProcessingError):
+        # aiohttp's multipart reader refuses a missing boundary or a malformed part this way, and a
+        # part's header without a colon as an InvalidHeader (an HttpProcessingError).
         raise ApiProblem(400, "bad_request", "reports.import.problem.multipart") from None
     raise ApiProblem(422, "invalid", "api.problem.invalid",
                      errors=[FieldError(field="file", message="a multipart part named 'file' is required",

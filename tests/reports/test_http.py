@@ -80,3 +80,20 @@ async def test_import_and_export_over_http(api) -> None:  # noqa: F811
     xlsx = await api.call("GET", "/api/v1/claims/export?format=xlsx", as_="admin")
     assert load_workbook(io.BytesIO(await xlsx.read()))["claims"].max_row == 2
     assert (await api.call("GET", "/api/v1/claims/export", as_="operator")).status == 403
+
+
+async def test_malformed_multipart_is_a_400_problem(api) -> None:  # noqa: F811
+    headers = {"Authorization": f"Bearer {api.tokens['manager']}"}
+    bodies = [
+        ("multipart/form-data", b"--x\r\n"),  # no boundary parameter
+        ("multipart/form-data; boundary=x", b"garbage without any boundary line"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc"),
+        ("multipart/form-data; boundary=x", b"--x\r\nno-colon-header\r\n\r\nabc\r\n--x--\r\n"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Type: text/plain; charset=nope\r\n"
+                                            b"Content-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--x--\r\n"),
+    ]
+    for content_type, body in bodies:
+        response = await api.client.post("/api/v1/imports", data=body,
+                                         headers={**headers, "Content-Type": content_type})
+        assert response.status in (400, 422), (body, response.status, await response.text())
+        assert response.content_type == "application/problem+json", body
