@@ -82,7 +82,12 @@ async def stream_attachment(request: web.Request, attachment_id: int) -> web.Str
     if cached is None:
         if not attachment.tg_file_id:
             raise ApiProblem(404, "not_found", "api.problem.not_found")
-        relative = f"tg/{_SAFE.sub('_', attachment.tg_file_unique_id or attachment.tg_file_id)[:120]}"
+        name = attachment.tg_file_unique_id or attachment.tg_file_id
+        # Telegram's ids are base64url; `.`, `..` or a path separator would name a directory (a 500
+        # on the write) or another place: no such file.
+        if name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
+            raise ApiProblem(404, "not_found", "api.problem.not_found")
+        relative = f"tg/{_SAFE.sub('_', name)[:120]}"
         cached = root / relative
         if not cached.is_file():
             await _download(request, attachment.tg_file_id, cached)
@@ -95,6 +100,8 @@ async def stream_attachment(request: web.Request, attachment_id: int) -> web.Str
             "Content-Type": mime,
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
             "Cache-Control": "private, max-age=3600",
+            # The type is the sender's claim: never let a browser sniff an "image" into HTML/script.
+            "X-Content-Type-Options": "nosniff",
         },
     )
     return response

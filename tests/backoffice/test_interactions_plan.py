@@ -196,3 +196,24 @@ async def test_plan_items_need_their_current_etag_to_change(api: Api) -> None:
     assert sorted(await asyncio.gather(patch("A"), patch("B"))) == [200, 412]
     latest = (await api.json("GET", url))["items"][0]
     await api.json("DELETE", path, headers={"If-Match": latest["etag"]}, expect=204)
+
+
+@pytest.mark.parametrize("unique_id", [".", "..", "../../etc", "a\\b"])
+async def test_attachment_ids_naming_a_directory_are_not_found(api: Api, emulator: BotApiEmulator,
+                                                               unique_id: str) -> None:
+    stored = emulator.world.files.add(b"<html><script>alert(1)</script>", "document", file_name="x.jpg",
+                                      mime_type="image/jpeg")
+    claim_id = await _claim(api)
+    async with api.sessions() as session:
+        interaction, _ = await log_interaction(
+            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
+            text="", claim_id=claim_id, attachments=[
+                AttachmentIn(kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id, tg_file_unique_id=unique_id),
+                AttachmentIn(kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id,
+                             tg_file_unique_id=stored.file_unique_id, mime_type="image/jpeg")])
+        await session.commit()
+        ids = {a.tg_file_unique_id: a.id for a in interaction.attachments}
+        bad, good = ids[unique_id], ids[stored.file_unique_id]
+    await api.json("GET", f"/api/v1/attachments/{bad}", expect=404)
+    response = await api.call("GET", f"/api/v1/attachments/{good}")
+    assert response.status == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
