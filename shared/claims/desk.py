@@ -15,12 +15,14 @@ from shared.actors import Actor
 from shared.claims.models import Claim
 from shared.claims.service import NewClaim, get_claim, register_claim, update_claim
 from shared.customers.service import find_or_create_customer
-from shared.enums import Channel, Direction, InteractionChannel
+from shared.enums import Channel, Direction, InteractionChannel, Role
 from shared.errors import DomainError, InvalidValue
 from shared.interactions.models import Interaction
 from shared.interactions.service import log_interaction, reply_to_customer
+from shared.staff.models import StaffUser
 
 STAFF_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.WEB)
+REASSIGNING_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 class NotAllowed(DomainError):
@@ -40,9 +42,16 @@ async def register_received_claim(
     customer_email: str | None = None,
 ) -> Claim:
     """A claim staff took by phone, e-mail or in person: the customer is the given one, or found by
-    phone, or created from the name and contact."""
+    phone, or created from the name and contact. The reassignment rule of `edit_claim` holds here
+    too: someone below manager may leave the claim unassigned or name themselves, nobody else."""
     if Channel(claim_in.channel) not in STAFF_CHANNELS:
         raise InvalidValue("channel", f"must be one of {', '.join(STAFF_CHANNELS)}")
+    target = claim_in.responsible_id
+    if target is not None and actor.is_staff and target != actor.id:
+        staff = await session.get(StaffUser, actor.id)
+        if staff is None or Role(staff.role) not in REASSIGNING_ROLES:
+            raise NotAllowed("only a manager assigns a claim to someone else; you may take it yourself",
+                             field="responsible_id")
     if customer_id is None:
         if not customer_phone and not customer_email:
             raise InvalidValue("customer_phone", "give the customer's phone or e-mail (or customer_id)")

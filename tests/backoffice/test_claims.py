@@ -167,3 +167,17 @@ async def test_transitions_and_events(api: Api) -> None:
     assert events["items"][1]["actor_kind"] == "staff"
     assert events["items"][1]["actor_staff_id"] == api.user_ids["operator"]
     await api.json("GET", "/api/v1/claims/999999/events", expect=404)
+
+
+async def test_only_a_manager_registers_a_claim_for_someone_else(api: Api) -> None:
+    claim = {"channel": "phone", "description": "Не пришёл заказ", "customer_name": "Ольга",
+             "customer_phone": "+79120000001"}
+    refused = await api.json("POST", "/api/v1/claims", as_="operator", expect=403,
+                             json=claim | {"responsible_id": api.user_ids["manager"]})
+    assert refused["code"] == "forbidden"
+    mine = await api.json("POST", "/api/v1/claims", as_="operator", expect=201,
+                          json=claim | {"responsible_id": api.user_ids["operator"]})
+    assert mine["responsible_id"] == api.user_ids["operator"]
+    assigned = await api.json("POST", "/api/v1/claims", as_="manager", expect=201,
+                              json=claim | {"responsible_id": api.user_ids["operator"]})
+    assert assigned["responsible_id"] == api.user_ids["operator"]
