@@ -3,10 +3,11 @@
 5,000 inbound texts from 500 customers who each have one open claim go through the local Bot API
 emulator to the claimdesk bot, in long-polling and in webhook mode. Printed per mode: messages
 stored per second, the same figure for an aiogram bot whose handler does nothing (same emulator,
-same run: the floor), their ratio, and the bot process's peak RSS. The bot runs in a subprocess
+same run: the floor), their ratio, the bot process's peak RSS and its CPU time per message (user +
+system, from /proc: the figure that does not depend on how busy the machine is). The bot runs in a subprocess
 so the RSS is its own (the emulator and this driver live in the parent).
 
-    .venv/bin/python bench/bot_ingest.py [--customers 500] [--per-customer 10]
+    .venv/bin/python bench/bot_ingest.py [--customers 500] [--per-customer 10] [--modes polling,webhook]
 
 Database: DATABASE_URL's server (or TEST_DATABASE_URL's, or the embedded one); a scratch
 database is created there and dropped at the end. Targets (2 cores): >= 500 msg/s in webhook
@@ -70,6 +71,13 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
 
 
 # -- the driver ------------------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (/proc/<pid>/stat, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the kernel's record of the process's peak resident set."""
     with open(f"/proc/{pid}/status") as status:
@@ -132,7 +140,9 @@ async def stored(conn: object) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM interaction"))  # type: ignore[attr-defined]
 
 
-async def one_run(kind: str, mode: str, db_url: str, customers: int, per_customer: int) -> tuple[float, float, int]:
+async def one_run(
+    kind: str, mode: str, db_url: str, customers: int, per_customer: int
+) -> tuple[float, float, int, float]:
     import asyncpg
 
     from bot.sandbox import BotApiEmulator
@@ -154,6 +164,7 @@ async def one_run(kind: str, mode: str, db_url: str, customers: int, per_custome
             await emu.world.wait_for(lambda: emu.method_counts["getUpdates"] > 0, 60)
         users = [emu.user(FIRST_USER + i, f"U{i}", language_code="ru") for i in range(customers)]
         total = customers * per_customer
+        cpu_before = cpu_seconds(proc.pid)  # type: ignore[arg-type]
         started = time.perf_counter()
         for round_ in range(per_customer):
             for user in users:
@@ -168,9 +179,10 @@ async def one_run(kind: str, mode: str, db_url: str, customers: int, per_custome
             )
             await emu.world.wait_for(delivered, 300)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(proc.pid) - cpu_before  # type: ignore[arg-type]
         rss = peak_rss_mb(proc.pid)  # type: ignore[arg-type]
         count = await stored(conn) if kind == "claimdesk" else total
-        return count / elapsed, rss, emu.method_counts["sendMessage"]
+        return count / elapsed, rss, emu.method_counts["sendMessage"], cpu * 1000 / count
     finally:
         await conn.close()
         assert proc.stdin is not None
@@ -183,7 +195,7 @@ async def one_run(kind: str, mode: str, db_url: str, customers: int, per_custome
         await emu.stop()
 
 
-async def main(customers: int, per_customer: int) -> None:
+async def main(customers: int, per_customer: int, modes: tuple[str, ...] = ("polling", "webhook")) -> None:
     import asyncpg
 
     from shared import migrate
@@ -200,14 +212,14 @@ async def main(customers: int, per_customer: int) -> None:
         await migrate.upgrade(db_url)
         await seed(db_url, customers)
         total = customers * per_customer
-        print(f"bot_ingest: {total} texts from {customers} customers with open claims, 2 modes", flush=True)
-        for mode in ("polling", "webhook"):
-            floor, floor_rss, _ = await one_run("noop", mode, db_url, customers, per_customer)
-            rate, rss, replies = await one_run("claimdesk", mode, db_url, customers, per_customer)
+        print(f"bot_ingest: {total} texts from {customers} customers with open claims, modes {modes}", flush=True)
+        for mode in modes:
+            floor, floor_rss, _, floor_cpu = await one_run("noop", mode, db_url, customers, per_customer)
+            rate, rss, replies, cpu = await one_run("claimdesk", mode, db_url, customers, per_customer)
             print(
                 f"  {mode:8s} stored {rate:7.0f} msg/s | do-nothing aiogram {floor:7.0f} msg/s | "
                 f"ratio {rate / floor:4.2f} | bot peak RSS {rss:5.1f} MB (do-nothing {floor_rss:5.1f} MB) | "
-                f"replies {replies}",
+                f"bot CPU {cpu:5.2f} ms/msg (do-nothing {floor_cpu:5.2f}) | replies {replies}",
                 flush=True,
             )
         print("  targets: webhook >= 500 msg/s, ratio >= 0.5, RSS <= 150 MB")
@@ -226,5 +238,6 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--customers", type=int, default=500)
         parser.add_argument("--per-customer", type=int, default=10)
+        parser.add_argument("--modes", default="polling,webhook", help="comma-separated: polling, webhook")
         args = parser.parse_args()
-        asyncio.run(main(args.customers, args.per_customer))
+        asyncio.run(main(args.customers, args.per_customer, tuple(args.modes.split(","))))

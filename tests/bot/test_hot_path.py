@@ -1,0 +1,81 @@
+"""The bot's one-statement services (shared.bot_state.service.start_update and
+shared.interactions.routing.store_inbound_text) against the general ones they stand for."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.audit.models import ClaimEvent
+from shared.bot_state.service import load_fsm, save_fsm, start_update
+from shared.customers.models import Customer
+from shared.interactions.models import Interaction
+from shared.interactions.routing import store_inbound_text
+from shared.interactions.service import TelegramRef
+from tests.factories import make_claim, make_customer
+
+
+async def test_start_update_records_the_update_once_and_reads_customer_and_fsm(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    async with db.begin() as session:
+        customer = await make_customer(session)
+        await save_fsm(session, key="fsm:k", state="Intake:what", data={"a": [1, "б"]})
+    async with db.begin() as session:
+        start = await start_update(
+            session, update_id=77, telegram_user_id=customer.telegram_user_id or 0, fsm_key="fsm:k"
+        )
+        assert start.fresh and (start.fsm_state, start.fsm_data) == ("Intake:what", {"a": [1, "б"]})
+        assert start.customer is not None and start.customer.id == customer.id
+        assert start.customer.name == customer.name and start.customer.created_at == customer.created_at
+        start.customer.language = "en"  # a persistent object: changes are flushed with the transaction
+    async with db.begin() as session:
+        again = await start_update(session, update_id=77, telegram_user_id=customer.telegram_user_id or 0, fsm_key="x")
+        assert not again.fresh and (again.fsm_state, again.fsm_data) == (None, {})
+        assert (await session.get_one(Customer, customer.id)).language == "en"
+        assert await load_fsm(session, key="x") == (None, {})
+        unknown = await start_update(session, update_id=78, telegram_user_id=1, fsm_key="fsm:k")
+        assert unknown.fresh and unknown.customer is None
+
+
+async def test_store_inbound_text_routes_stores_once_and_audits(db: async_sessionmaker[AsyncSession]) -> None:
+    async with db.begin() as session:
+        alone = await make_customer(session)
+        claim = await make_claim(session, customer=alone)
+        many = await make_customer(session)
+        first = await make_claim(session, customer=many)
+        await make_claim(session, customer=many)
+        nobody = await make_customer(session)
+    async with db.begin() as session:
+        stored = await store_inbound_text(
+            session, customer_id=alone.id, chosen_claim_id=None, text="hi", telegram=TelegramRef(1, 1)
+        )
+        assert stored.created and (stored.claim_id, stored.claim_number) == (claim.id, claim.number)
+        again = await store_inbound_text(
+            session, customer_id=alone.id, chosen_claim_id=None, text="hi", telegram=TelegramRef(1, 1)
+        )
+        assert not again.created
+        ask = await store_inbound_text(
+            session, customer_id=many.id, chosen_claim_id=None, text="?", telegram=TelegramRef(2, 1)
+        )
+        assert ask.created and ask.ambiguous and ask.claim_id is None
+        chosen = await store_inbound_text(
+            session, customer_id=many.id, chosen_claim_id=first.id, text="!", telegram=TelegramRef(2, 2)
+        )
+        assert chosen.claim_id == first.id
+        foreign = await store_inbound_text(  # someone else's claim id is not a choice
+            session, customer_id=nobody.id, chosen_claim_id=claim.id, text="x", telegram=TelegramRef(3, 1)
+        )
+        assert foreign.created and foreign.claim_id is None and not foreign.ambiguous
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(Interaction)) == 4
+        event = await session.scalar(
+            select(ClaimEvent).where(ClaimEvent.claim_id == claim.id, ClaimEvent.kind == "interaction_added")
+        )
+        assert event is not None and event.actor_customer_id == alone.id and event.actor_kind == "customer"
+        assert event.after == {
+            "interaction_id": stored.interaction_id,
+            "direction": "inbound",
+            "channel": "telegram",
+            "attachments": 0,
+        }
