@@ -131,16 +131,14 @@ HAND_SQL = {
         FROM claim WHERE registered_at >= $1 AND registered_at < $2
         GROUP BY GROUPING SETS ((culprit_department_id), (reason_id), (culprit_employee_id),
                                 (culprit_department_id, reason_id))""",
-    # The report's percentiles are percentile_cont over whole minutes (a histogram, see
-    # shared/reports/response_times.py): the same figures, typed the way a DBA would (a sort).
     "response_times": """
         SELECT culprit_department_id, count(*), count(first_response_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-                   ORDER BY floor(extract(epoch FROM first_response_at - registered_at) / 60)),
+                   ORDER BY extract(epoch FROM first_response_at - registered_at) / 3600),
                count(*) FILTER (WHERE first_response_at <= registered_at + interval '24 hours'),
                count(resolved_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-                   ORDER BY floor(extract(epoch FROM resolved_at - registered_at) / 60)),
+                   ORDER BY extract(epoch FROM resolved_at - registered_at) / 3600),
                count(*) FILTER (WHERE resolved_at <= due_at),
                count(*) FILTER (WHERE status IN ('new', 'in_progress') AND due_at < now())
         FROM claim WHERE registered_at >= $1 AND registered_at < $2
