@@ -145,7 +145,24 @@ class CommittedRequestHandler(SimpleRequestHandler):
             log.exception("update %s failed; not acknowledged, Telegram will deliver it again", update.update_id)
             return web.Response(status=500, text="update not processed")
         method = result if isinstance(result, TelegramMethod) else None
+        if method is not None and (body := self._json_reply(bot, method)) is not None:
+            return web.Response(body=body, content_type="application/json")
         return web.Response(body=self._build_response_writer(bot=bot, result=method))
+
+    @staticmethod
+    def _json_reply(bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
+        """The reply as a JSON body (Telegram takes either JSON or a form): aiogram always builds
+        a multipart form, several times the CPU on both ends. None when it carries a file upload
+        (only a form can), then aiogram's form is used."""
+        files: dict[str, Any] = {}
+        params: dict[str, Any] = {"method": method.__api_method__}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = bot.session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None:
+                params[key] = prepared
+        if files:
+            return None
+        return bot.session.json_dumps(params).encode()
 
     async def close(self) -> None:
         return None  # the bot's session belongs to whoever created the bot
