@@ -98,7 +98,8 @@ class ClaimSummary(Out):
 
 class ClaimList(Out):
     items: list[ClaimSummary]
-    total: int
+    total: int = Field(description="exact number of claims matching the filters, counted with the first page; "
+                                   "later pages (cursor) repeat that count, so the pages of one listing agree")
     next_cursor: str | None
 
 
