@@ -2,7 +2,8 @@
 
 1. `UpdateTransactionMiddleware`: per-chat isolation lock, one session and one transaction per
    update, the update id recorded in it (a redelivery stores nothing twice), FSM changes written
-   in it, commit after the handler; a database failure tells the customer to try again in a
+   in it, commit after the handler. The update id, the customer and the FSM record are read in
+   one statement (`start_update`) and handed to steps 2 and 3; a database failure tells the customer to try again in a
    minute and, in webhook mode, is re-raised so Telegram gets no 2xx and delivers again.
 2. aiogram's `FSMContextMiddleware` (no isolation of its own: step 1 holds the lock across the
    commit, so the next update of a chat always reads the state the previous one committed).

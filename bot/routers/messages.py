@@ -1,6 +1,8 @@
 """The catch-all: every message no other router took is stored as an inbound interaction.
 
-Which claim it goes to is decided by `shared.interactions.routing.route_inbound`; the reply (an
+Which claim it goes to is decided by the rule of `shared.interactions.routing` (for a plain text
+in the same statement that stores it, `store_inbound_text`: the path nearly every message takes);
+the reply (an
 acknowledgement, the "which claim?" question, the offer to file a claim) is throttled per chat,
 the storing never is. Replies are returned, not awaited: aiogram sends them after the update's
 transaction committed (in webhook mode inside the webhook response).
