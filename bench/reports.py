@@ -134,18 +134,18 @@ HAND_SQL = {
     "response_times": """
         SELECT culprit_department_id, count(*), count(first_response_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM first_response_at - registered_at) / 3600),
+                   ORDER BY date_part('epoch', first_response_at - registered_at) / 3600),
                count(*) FILTER (WHERE first_response_at <= registered_at + interval '24 hours'),
                count(resolved_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM resolved_at - registered_at) / 3600),
+                   ORDER BY date_part('epoch', resolved_at - registered_at) / 3600),
                count(*) FILTER (WHERE resolved_at <= due_at),
                count(*) FILTER (WHERE status IN ('new', 'in_progress') AND due_at < now())
         FROM claim WHERE registered_at >= $1 AND registered_at < $2
         GROUP BY ROLLUP (culprit_department_id)""",
     "ratings": """
         WITH trail AS (
-            SELECT claim_id, bool_or(kind = 'reopened') AS reopened,
+            SELECT claim_id, bool_or(kind IN ('reopened', 'disputed')) AS reopened,
                    bool_or(kind = 'disputed' OR (kind = 'reopened' AND actor_kind = 'customer')) AS disputed
             FROM claim_event WHERE kind IN ('disputed', 'reopened') GROUP BY claim_id)
         SELECT c.culprit_department_id, count(*), count(c.satisfaction_score), avg(c.satisfaction_score),

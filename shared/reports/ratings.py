@@ -6,10 +6,11 @@ A claim counts as *decided* when it carries a result now or was ever reopened (r
 result, but a decision was made). Both shares are of the decided claims, as a new claim can be
 neither disputed nor reopened.
 
-*Disputed*: the claim has a `disputed` event (the bot's dispute answer writes one, next to the
-customer's `reopened`), or a `reopened` event whose actor is the customer (how a dispute shows in
-trails written before `disputed` existed); a claim is counted once however many it has.
-*Reopened*: a `reopened` event by anyone.
+*Disputed*: the claim has a `disputed` event (the customer's dispute writes that one event), or a
+`reopened` event whose actor is the customer (how a dispute shows in trails written before
+`disputed` existed); a claim is counted once however many it has.
+*Reopened*: a `reopened` event by anyone, or a `disputed` event (a dispute reopens the claim and
+is written as that one event).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def ratings_query(params: RatingsParams, filters: ClaimFilters | None, tz: ZoneI
     events = (
         select(
             ClaimEvent.claim_id,
-            func.bool_or(ClaimEvent.kind == REOPENED_KIND).label("reopened"),
+            func.bool_or(ClaimEvent.kind.in_([REOPENED_KIND, DISPUTED_KIND])).label("reopened"),
             func.bool_or(disputed_event).label("disputed"),
         )
         .where(ClaimEvent.kind.in_([DISPUTED_KIND, REOPENED_KIND]))

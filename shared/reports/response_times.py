@@ -76,7 +76,9 @@ class ResponseTimesReport(ReportBody):
 
 
 def _hours(interval_expr):
-    return func.extract("epoch", interval_expr) / 3600.0
+    # date_part gives double precision; extract() gives numeric since PostgreSQL 14, which sorts
+    # several times slower in the percentile aggregates over a million rows.
+    return func.date_part("epoch", interval_expr) / 3600.0
 
 
 def response_times_query(params: ResponseTimesParams, filters: ClaimFilters | None, tz: ZoneInfo):
