@@ -281,9 +281,10 @@ async def test_a_disputed_event_counts_as_a_dispute_once(db, dataset) -> None:
     async with db() as session:
         c2, c4 = dataset.claims["c2"], dataset.claims["c4"]
         # c2: a `disputed` event alone; c4 already counts (customer reopening) and gets one too.
+        # A dispute reopens the claim and is written as that one event: c2 now counts as reopened.
         for claim in (c2, c4):
             await log_claim_event(session, claim_id=claim.id, actor=Actor.customer(claim.customer_id),
                                   kind="disputed", after={"reason": "не согласен"})
         await session.commit()
         report = await ratings_report(session, params=RatingsParams(**Q1), tz=MOSCOW)
-    assert (report.total.disputed, report.total.disputed_pct, report.total.reopened) == (2, 28.6, 2)
+    assert (report.total.disputed, report.total.disputed_pct, report.total.reopened) == (2, 28.6, 3)
