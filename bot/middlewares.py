@@ -26,7 +26,7 @@ import asyncpg
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
-from aiogram.types import TelegramObject, Update
+from aiogram.types import Chat, TelegramObject, Update
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -98,6 +98,24 @@ class ReplyThrottle:
         return cls()
 
 
+def update_chat(update: Update) -> Chat | None:
+    """The chat an update happens in (a callback's: the chat of the message it is attached to)."""
+    if update.message is not None:
+        return update.message.chat
+    if update.edited_message is not None:
+        return update.edited_message.chat
+    if update.callback_query is not None and update.callback_query.message is not None:
+        return update.callback_query.message.chat
+    return None
+
+
+def is_private(update: Update) -> bool:
+    """False for an update from a group, supergroup or channel; True for a private chat and for
+    updates that have no chat (an inline message's callback happens between the bot and the user)."""
+    chat = update_chat(update)
+    return chat is None or chat.type == "private"
+
+
 class UpdateTransactionMiddleware(BaseMiddleware):
     def __init__(
         self,
@@ -145,6 +163,12 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         token = current_scope.set(scope)
         try:
             async with session.begin():
+                if not is_private(update):
+                    # The customers' bot talks in private chats only: a group must never become
+                    # where a customer's claims are sent. The id is still recorded (handled).
+                    await claim_update(session, update_id=update.update_id)
+                    log.info("update %s from a non-private chat; ignored", update.update_id)
+                    return None
                 if not await self._start(session, scope, update, data):
                     log.info("update %s was handled before; skipped", update.update_id)
                     return None
@@ -217,6 +241,7 @@ class CustomerMiddleware(BaseMiddleware):
             session,
             telegram_user_id=user.id,
             chat_id=context.chat_id if context and context.chat_id else user.id,
+            private_chat=context is None or context.chat is None or context.chat.type == "private",
             first_name=user.first_name,
             last_name=user.last_name,
             username=user.username,

@@ -19,6 +19,7 @@ async def customer_for_telegram_user(
     username: str | None,
     language_code: str | None,
     default_language: str,
+    private_chat: bool = True,
     looked_up: bool = False,
     found: Customer | None = None,
 ) -> Customer:
@@ -26,13 +27,20 @@ async def customer_for_telegram_user(
 
     The language is taken from Telegram's language_code once, when the customer is created;
     after that the customer's own choice (/lang) wins.
+
+    `chat_id` is where the desk writes to the customer, so only a private chat may set it: a
+    message from a group would otherwise send their claims to everyone in it. (In Telegram a
+    user's private chat has the user's id, which is used when the first contact is not private.)
     """
+    if not private_chat:
+        chat_id = telegram_user_id
     # `looked_up`: the caller already ran the SELECT (the bot does, in its first statement of the
     # update) and `found` is its result.
     customer = found if looked_up else await get_by_telegram_id(session, telegram_user_id=telegram_user_id)
     if customer is not None:
-        if customer.telegram_chat_id != chat_id or customer.username != username:
-            customer.telegram_chat_id = chat_id
+        if (private_chat and customer.telegram_chat_id != chat_id) or customer.username != username:
+            if private_chat:
+                customer.telegram_chat_id = chat_id
             customer.username = username
             await session.flush()
         return customer
