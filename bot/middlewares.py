@@ -94,7 +94,10 @@ class ReplyThrottle:
         if redis_url:
             from limits.aio.storage import RedisStorage
 
-            return cls(storage=RedisStorage(redis_url.replace("redis://", "async+redis://", 1)))
+            # limits' async Redis storage defaults to the `coredis` client, which is not a
+            # dependency; redis-py is (aiogram's RedisStorage uses it too).
+            uri = redis_url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1)
+            return cls(storage=RedisStorage(uri, implementation="redispy"))
         return cls()
 
 
