@@ -1,6 +1,7 @@
 """The bot's update pipeline, outermost first (after aiogram's errors and user-context ones):
 
-1. `UpdateTransactionMiddleware`: per-chat isolation lock, one session and one transaction per
+1. `UpdateTransactionMiddleware`: per-chat isolation lock (in process, then a PostgreSQL advisory
+   lock taken first in the transaction, across processes), one session and one transaction per
    update, the update id recorded in it (a redelivery stores nothing twice), FSM changes written
    in it, commit after the handler. The update id, the customer and the FSM record are read in
    one statement (`start_update`) and handed to steps 2 and 3; a database failure tells the customer to try again in a
@@ -34,7 +35,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import UpdateScope, current_scope
-from shared.bot_state.service import claim_update, start_update
+from shared.bot_state.service import claim_update, lock_chat, start_update
 from shared.customers.telegram import customer_for_telegram_user
 from shared.i18n import get_translator, normalize_language
 
@@ -150,22 +151,27 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         chat_id = context.chat_id if context else None
         user_id = context.user_id if context else None
         if chat_id is None and user_id is None:
-            return await self._handle(handler, update, data)
+            return await self._handle(handler, update, data, None)
         key = StorageKey(bot_id=bot.id, chat_id=chat_id or user_id or 0, user_id=user_id or chat_id or 0)
+        # The in-process lock first (a chat's burst waits here, not holding a connection), then
+        # the database lock in the transaction, which holds across bot processes.
         async with self.isolation.lock(key):
-            return await self._handle(handler, update, data)
+            return await self._handle(handler, update, data, key.chat_id)
 
     async def _handle(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         update: Update,
         data: dict[str, Any],
+        lock_chat_id: int | None,
     ) -> Any:
         session = self.sessions()
         scope = UpdateScope(session)
         token = current_scope.set(scope)
         try:
             async with session.begin():
+                if lock_chat_id is not None:
+                    await lock_chat(session, chat_id=lock_chat_id)
                 if not is_private(update):
                     # The customers' bot talks in private chats only: a group must never become
                     # where a customer's claims are sent. The id is still recorded (handled).

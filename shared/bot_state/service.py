@@ -57,6 +57,35 @@ async def save_fsm(session: AsyncSession, *, key: str, state: str | None, data: 
     )
 
 
+# The first key of the two-key advisory locks the bot takes per chat ("cdBT"): its own key space,
+# apart from the one-key locks elsewhere (shared/demo.py).
+CHAT_LOCK_CLASS = 0x63644254
+
+
+def chat_lock_key(chat_id: int) -> int:
+    """A chat id (64-bit in Telegram) folded into the 32-bit second key. Two chats folding to the
+    same key only wait for each other now and then; nothing is shared."""
+    folded = (chat_id ^ (chat_id >> 32)) & 0xFFFFFFFF
+    return folded - (1 << 32) if folded >= 1 << 31 else folded
+
+
+async def lock_chat(session: AsyncSession, *, chat_id: int) -> None:
+    """Serialise the updates of one chat across bot processes until the caller's transaction
+    ends (a transaction-scoped advisory lock: released by the commit or rollback).
+
+    It is its own statement, before the update's first read: in READ COMMITTED a statement reads
+    from a snapshot taken when it starts, so a read in the statement that waited for the lock
+    would not see what the previous update of the chat committed meanwhile (a double tap on
+    Submit would find the summary still open and register a second claim)."""
+    # Through SQLAlchemy's connection, not the driver's: this statement opens the transaction
+    # (SQLAlchemy begins lazily, at its first statement), and `start_update`, which runs on the
+    # driver connection, must run inside it, or its insert would commit on its own at once.
+    connection = await session.connection()
+    await connection.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock($1::integer, $2::integer)", (CHAT_LOCK_CLASS, chat_lock_key(chat_id))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateStart:
     """What an update's handling needs first: whether it is new (`claim_update`), the customer
@@ -90,7 +119,10 @@ _START = f"""
 async def start_update(session: AsyncSession, *, update_id: int, telegram_user_id: int, fsm_key: str) -> UpdateStart:
     """`claim_update`, the customer look-up and `load_fsm` in one round trip (every update pays
     for them). The update id is recorded exactly as `claim_update` records it; the customer is
-    a persistent object of `session`, as if it had been loaded by a query."""
+    a persistent object of `session`, as if it had been loaded by a query.
+
+    It runs on the driver connection, which SQLAlchemy has not necessarily begun a transaction
+    on yet: the caller opens it first (the bot's `lock_chat` does), else the insert commits at once."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     row = await raw.fetchrow(_START, update_id, telegram_user_id, fsm_key)

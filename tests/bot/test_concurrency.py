@@ -1,0 +1,67 @@
+"""Several bot processes on one database: a double tap on Submit, its two updates handled by two
+processes at once (no Redis, so no shared in-process lock), registers one claim."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import create_bot, create_dispatcher
+from bot.sandbox import BotApiEmulator, UserDriver
+from shared.db import create_engine, create_session_factory
+from shared.i18n import Translator, get_translator
+from shared.settings import get_settings
+from tests.bot.conftest import claims_of, running_bot
+from tests.bot.test_intake import _open_wizard
+
+
+async def to_summary(user: UserDriver, t: Translator) -> object:
+    """Walk the wizard to its summary; returns the summary message."""
+    await _open_wizard(user, t)
+    await user.send_text("The kettle leaks")
+    (ask_files,) = await user.wait_for_messages()
+    await user.press(ask_files, text=t("bot.intake.done"))
+    (ask_order,) = await user.wait_for_messages()
+    await user.press(ask_order, text=t("bot.intake.skip"))
+    (ask_remedy,) = await user.wait_for_messages()
+    await user.press(ask_remedy, text=t("remedy.refund"))
+    await user.wait_for_messages()
+    await user.send_contact("+79990003344")
+    _, summary = await user.wait_for_messages(2)
+    return summary
+
+
+async def test_double_submit_in_two_processes_registers_one_claim(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    t = get_translator("en")
+    user = emu.user(7301, first_name="Petr", language_code="en")
+    async with running_bot(emu, db):
+        summary = await to_summary(user, t)
+    # The bot is stopped; the two taps wait in the emulator, then two "processes" take one each.
+    await user.press(summary, text=t("bot.intake.submit"))
+    await user.press(summary, text=t("bot.intake.submit"))
+    taps = [emu.world.updates.pop(0) for _ in range(2)]
+    settings = get_settings()
+    engines = [create_engine(database_url, pool_size=2) for _ in range(2)]
+    bots = [create_bot(settings, token=emu.token, api_base=emu.base_url) for _ in range(2)]
+    try:
+        dps = [create_dispatcher(create_session_factory(engine), settings) for engine in engines]
+        results = await asyncio.gather(
+            *(
+                dp.feed_update(bot, Update.model_validate(tap, context={"bot": bot}))
+                for dp, bot, tap in zip(dps, bots, taps, strict=True)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        for bot in bots:
+            await bot.session.close()
+        for engine in engines:
+            await engine.dispose()
+    async with db() as session:
+        claims = await claims_of(session)
+    assert len(claims) == 1
+    assert not [r for r in results if isinstance(r, BaseException)]
