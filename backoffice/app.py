@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from backoffice.api import ApiRoute, all_routes
 from backoffice.api.http import CTX, RequestContext
 from backoffice.auth import LoginThrottle, authenticate
-from backoffice.files import close_client
+from backoffice.files import http_client
 from backoffice.keys import (
     db_key,
     metrics_key,
@@ -221,5 +221,5 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app[routes_key] = table
     document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
-    app.on_cleanup.append(close_client)
+    app.cleanup_ctx.append(http_client)
     return app

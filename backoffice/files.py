@@ -8,6 +8,7 @@ import mimetypes
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,18 +29,18 @@ def files_dir(request: web.Request) -> Path:
     return (ctx(request).settings.data_dir / "files").resolve()
 
 
+async def http_client(app: web.Application) -> AsyncIterator[None]:
+    """The app's HTTP client for the Bot API, opened at startup and closed at cleanup."""
+    client = aiohttp.ClientSession(timeout=FETCH_TIMEOUT)
+    app[files_key] = client
+    try:
+        yield
+    finally:
+        await client.close()
+
+
 def _client(app: web.Application) -> aiohttp.ClientSession:
-    client = app.get(files_key)
-    if client is None:
-        client = aiohttp.ClientSession(timeout=FETCH_TIMEOUT)
-        app[files_key] = client
-    return client  # type: ignore[return-value]
-
-
-async def close_client(app: web.Application) -> None:
-    client = app.get(files_key)
-    if client is not None:
-        await client.close()  # type: ignore[attr-defined]
+    return app[files_key]  # type: ignore[return-value]
 
 
 async def _download(request: web.Request, file_id: str, target: Path) -> None:
