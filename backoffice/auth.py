@@ -21,25 +21,24 @@ WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="claimdesk"'}
 
 
 class LoginThrottle:
-    """Failed sign-ins only count: 5 per login and 20 per address in 15 minutes by default."""
+    """Sign-in attempts: 5 per login and 20 per address in 15 minutes by default (in this process)."""
 
     def __init__(self, per_login: str = "5/15 minutes", per_address: str = "20/15 minutes") -> None:
         self.per_login: RateLimitItem = parse(per_login)
         self.per_address: RateLimitItem = parse(per_address)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    async def retry_after(self, login: str, address: str) -> int | None:
-        """Seconds to wait when either window is full, else None."""
-        waits = []
-        for item, key in ((self.per_login, ("login", login)), (self.per_address, ("addr", address))):
-            if not await self.limiter.test(item, *key):
-                stats = await self.limiter.get_window_stats(item, *key)
-                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
-        return max(waits) if waits else None
-
-    async def failed(self, login: str, address: str) -> None:
-        await self.limiter.hit(self.per_login, "login", login)
-        await self.limiter.hit(self.per_address, "addr", address)
+    async def charge(self, login: str, address: str) -> int | None:
+        """Count this attempt against the login's and the address's windows BEFORE the password is
+        checked: checking first and counting the failure afterwards let parallel requests all pass
+        the check while the slow verifications ran (30 at once, 30 tries). `hit` takes a slot
+        atomically or refuses; refused -> the seconds to wait. The address is not charged for a
+        login already blocked."""
+        for item, ids in ((self.per_login, ("login", login)), (self.per_address, ("addr", address))):
+            if not await self.limiter.hit(item, *ids):
+                stats = await self.limiter.get_window_stats(item, *ids)
+                return max(1, math.ceil(stats.reset_time - time.time()))
+        return None
 
     async def succeeded(self, login: str) -> None:
         await self.limiter.clear(self.per_login, "login", login)

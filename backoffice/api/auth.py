@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import time
 from datetime import datetime
 
 from aiohttp import web
@@ -11,7 +9,7 @@ from pydantic import Field
 
 from backoffice.api import ApiRoute
 from backoffice.api.http import Body, Out, Text, ctx, read_body, reply
-from backoffice.auth import SESSION_COOKIE, LoginThrottle, client_address
+from backoffice.auth import SESSION_COOKIE, client_address
 from backoffice.keys import throttle_key
 from backoffice.problems import ApiProblem
 from shared.enums import Role
@@ -40,18 +38,6 @@ class LoginOut(Out):
     expires_at: datetime
 
 
-async def charge(throttle: LoginThrottle, login: str, address: str) -> int | None:
-    """Count this attempt against the login's and the address's windows BEFORE the password is
-    checked: checking first and counting the failure afterwards let parallel requests all pass the
-    check while the slow verifications ran (30 at once, 30 tries). `hit` takes a slot atomically or
-    refuses; refused -> the seconds to wait. The address is not charged for a login already blocked."""
-    for item, ids in ((throttle.per_login, ("login", login)), (throttle.per_address, ("addr", address))):
-        if not await throttle.limiter.hit(item, *ids):
-            stats = await throttle.limiter.get_window_stats(item, *ids)
-            return max(1, math.ceil(stats.reset_time - time.time()))
-    return None
-
-
 async def login(request: web.Request) -> web.Response:
     """Sign in with a login and password; sets an HttpOnly, SameSite=Lax session cookie."""
     c = ctx(request)
@@ -59,7 +45,7 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[throttle_key]
     address = client_address(request)
     key = body.login.strip().lower()
-    wait = await charge(throttle, key, address)
+    wait = await throttle.charge(key, address)
     if wait is not None:
         raise ApiProblem(
             429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait
