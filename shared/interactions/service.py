@@ -216,16 +216,3 @@ async def reply_to_customer(
         interaction_id=interaction.id,
     )
     return interaction
-
-
-async def list_claim_interactions(
-    session: AsyncSession, *, claim_id: int, limit: int = 50, offset: int = 0
-) -> Sequence[Interaction]:
-    rows = await session.scalars(
-        select(Interaction)
-        .where(Interaction.claim_id == claim_id)
-        .order_by(Interaction.occurred_at, Interaction.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.all()

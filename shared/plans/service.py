@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -210,13 +210,6 @@ async def remove_plan_item(session: AsyncSession, *, item_id: int, actor: Actor,
     await session.delete(item)
     await session.flush()
     await log_claim_event(session, claim_id=claim_id, actor=actor, kind="plan_item_removed", before=before)
-
-
-async def list_plan(session: AsyncSession, *, claim_id: int) -> Sequence[PlanItem]:
-    rows = await session.scalars(
-        select(PlanItem).where(PlanItem.claim_id == claim_id).order_by(PlanItem.position, PlanItem.id)
-    )
-    return rows.all()
 
 
 async def change_plan_item(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import utcnow
@@ -88,13 +88,6 @@ async def authenticate(session: AsyncSession, *, login: str, password: str) -> S
     return user
 
 
-async def set_password(session: AsyncSession, *, user_id: int, password: str) -> StaffUser:
-    user = await get_user(session, user_id=user_id)
-    user.password_hash = await hash_password_off_loop(password)
-    await session.flush()
-    return user
-
-
 async def get_user(session: AsyncSession, *, user_id: int) -> StaffUser:
     user = await session.get(StaffUser, user_id)
     if user is None:
@@ -123,19 +116,6 @@ async def issue_token(session: AsyncSession, *, user_id: int, name: str) -> tupl
     session.add(row)
     await session.flush()
     return token, row
-
-
-async def user_for_token(session: AsyncSession, *, token: str) -> StaffUser | None:
-    row = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None:
-        return None
-    user = await session.get(StaffUser, row.owner_id)
-    if user is None or not user.active:
-        return None
-    await session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
-    return user
 
 
 async def revoke_token(session: AsyncSession, *, token_id: int) -> ApiToken:
