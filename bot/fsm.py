@@ -17,6 +17,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.methods import TelegramMethod
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bot_state.service import load_fsm, save_fsm
@@ -35,6 +36,8 @@ class UpdateScope:
 
     session: AsyncSession
     records: dict[str, _Record] = field(default_factory=dict)
+    # Telegram calls to make once the transaction has committed, in order (`after_commit`).
+    replies: list[TelegramMethod[Any]] = field(default_factory=list)
 
     def preload(self, key: str, state: str | None, data: dict[str, Any]) -> None:
         """The record as read by the update's first statement (`start_update`)."""
@@ -48,6 +51,17 @@ class UpdateScope:
 
 
 current_scope: ContextVar[UpdateScope | None] = ContextVar("claimdesk_update_scope", default=None)
+
+
+def after_commit(method: TelegramMethod[Any]) -> None:
+    """Have the transaction middleware send `method` (bound to the bot: `message.answer(...)`
+    without await) after the update's transaction commits; nothing is sent if it rolls back.
+    So no Telegram round trip happens while the transaction (and its row locks) is open, and a
+    Telegram failure cannot undo what the update stored. Outside an update: an error."""
+    scope = current_scope.get()
+    if scope is None:
+        raise RuntimeError("after_commit outside an update")
+    scope.replies.append(method)
 
 
 def _state_name(state: StateType) -> str | None:

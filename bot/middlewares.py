@@ -184,6 +184,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 data["session"] = session
                 result = await handler(update, data)
                 await scope.flush_fsm()
+            await self._send_replies(update, scope)
             return result
         except DATABASE_ERRORS as exc:
             log.error("update %s: database unavailable: %s", update.update_id, str(exc).splitlines()[0] or exc)
@@ -197,6 +198,18 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 await session.close()
             except DATABASE_ERRORS:
                 pass
+
+    @staticmethod
+    async def _send_replies(update: Update, scope: UpdateScope) -> None:
+        """The replies a handler deferred (`bot.fsm.after_commit`), now that what they report is
+        committed. A failure is logged and the rest still go: the update is handled, and the
+        customer sees the stored result the next time they look (My claims)."""
+        for method in scope.replies:
+            try:
+                await method
+            except Exception as exc:
+                log.warning("update %s: reply %s not sent: %s", update.update_id, method.__api_method__, exc)
+        scope.replies.clear()
 
     async def _start(self, session: AsyncSession, scope: UpdateScope, update: Update, data: dict[str, Any]) -> bool:
         """Record the update id (False: handled before); with a user, in the same round trip,

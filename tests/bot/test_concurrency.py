@@ -65,3 +65,26 @@ async def test_double_submit_in_two_processes_registers_one_claim(
         claims = await claims_of(session)
     assert len(claims) == 1
     assert not [r for r in results if isinstance(r, BaseException)]
+
+
+async def test_telegram_failing_on_the_submit_reply_keeps_the_claim(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Telegram answers 500 to the "registered" message: the claim stays registered (once), and
+    the customer finds it in My claims."""
+    t = get_translator("en")
+    user = emu.user(7302, first_name="Vera", language_code="en")
+    async with running_bot(emu, db):
+        summary = await to_summary(user, t)
+        emu.faults.inject(method="sendMessage", chat_id=7302, kind=500, times=1)
+        tap = await user.press(summary, text=t("bot.intake.submit"))
+        await user.wait_for_answer(tap)
+        await emu.world.wait_for(lambda: emu.faults.pending == 0, 5)
+        await user.sleep_until_quiet(0.3)
+        async with db() as session:
+            claims = await claims_of(session)
+        await user.send_text("/claims")
+        (listing,) = await user.wait_for_messages()
+    assert len(claims) == 1
+    assert not any(m.text and claims[0].number in m.text for m in user.messages[:-1])  # the reply was lost
+    assert claims[0].number in (listing.text or "")
