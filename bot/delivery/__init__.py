@@ -37,6 +37,7 @@ async def run_worker(
 ) -> None:
     """The worker as a part of `claimdesk run` / `claimdesk worker`: delivery plus the sweeper."""
     from shared.notifications.sweeper import run_sweeper
+    from shared.outbox.leader import sending_turn
 
     secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
     base = api_base or settings.telegram_api_base
@@ -51,16 +52,21 @@ async def run_worker(
     if not await _reachable(bot, stop):
         await bot.session.close()
         return
-    worker = DeliveryWorker(db.sessions, bot=bot, listen_dsn=asyncpg_dsn(db.url), config=config)
-    tasks = [asyncio.create_task(worker.run(stop), name="delivery")]
-    if sweep:
-        tasks.append(asyncio.create_task(run_sweeper(db.sessions, stop), name="sweeper"))
     try:
-        await asyncio.gather(*tasks)
+        async with sending_turn(asyncpg_dsn(db.url), bot.id, stop) as holding:
+            if not holding:
+                return
+            worker = DeliveryWorker(db.sessions, bot=bot, listen_dsn=asyncpg_dsn(db.url), config=config)
+            tasks = [asyncio.create_task(worker.run(stop), name="delivery")]
+            if sweep:
+                tasks.append(asyncio.create_task(run_sweeper(db.sessions, stop), name="sweeper"))
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await bot.session.close()
 
 
