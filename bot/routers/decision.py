@@ -9,12 +9,10 @@ the customer, so forged data is "not found" and a stale button is "no longer cur
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -22,6 +20,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, esc, telegram_ref
+from bot.fsm import after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
 from shared.i18n import Translator
@@ -43,10 +42,9 @@ class DisputeForm(StatesGroup):
     reason = State()
 
 
-async def _drop_buttons(query: CallbackQuery) -> None:
+def _drop_buttons(query: CallbackQuery) -> None:
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=None)
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
 
 
 async def on_decision(
@@ -61,8 +59,8 @@ async def on_decision(
     try:
         if callback_data.action == "a":
             await accept_decision(session, **ids)
-            await query.answer(t("delivery.decision.accepted"))
-            await _drop_buttons(query)
+            after_commit(query.answer(t("delivery.decision.accepted")))
+            _drop_buttons(query)
             return
         if callback_data.action != "d":
             raise NotFound("claim", callback_data.claim_id)
@@ -71,17 +69,17 @@ async def on_decision(
         log.warning(
             "customer %s forged decision callback for claim %s: not theirs", customer.id, callback_data.claim_id
         )
-        await query.answer(t("delivery.not_found"), show_alert=True)
+        after_commit(query.answer(t("delivery.not_found"), show_alert=True))
         return
     except (Conflict, TransitionRefused):
-        await query.answer(t("delivery.decision.not_current"), show_alert=True)
-        await _drop_buttons(query)
+        after_commit(query.answer(t("delivery.decision.not_current"), show_alert=True))
+        _drop_buttons(query)
         return
     await state.set_state(DisputeForm.reason)
     await state.update_data(dispute_claim_id=claim.id, dispute_stamp=callback_data.stamp)
-    await query.answer()
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        await query.message.answer(t("delivery.decision.ask_reason", number=esc(claim.number)))
+        after_commit(query.message.answer(t("delivery.decision.ask_reason", number=esc(claim.number))))
 
 
 async def _keep(message: Message, session: AsyncSession, customer: Customer, claim_id: int | None) -> None:

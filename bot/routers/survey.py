@@ -6,12 +6,10 @@ claim's customer, changes nothing ("already rated" / "not found").
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,6 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, telegram_ref
+from bot.fsm import after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.i18n import Translator
@@ -38,10 +37,9 @@ class SurveyForm(StatesGroup):
     comment = State()
 
 
-async def _drop_buttons(query: CallbackQuery) -> None:
+def _drop_buttons(query: CallbackQuery) -> None:
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=None)
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
 
 
 async def on_score(
@@ -54,25 +52,25 @@ async def on_score(
 ) -> None:
     if callback_data.score == 0:  # "Skip" the comment
         await state.clear()
-        await query.answer()
-        await _drop_buttons(query)
+        after_commit(query.answer())
+        _drop_buttons(query)
         return
     try:
         await rate_claim(session, claim_id=callback_data.claim_id, customer_id=customer.id, score=callback_data.score)
     except NotFound:
         log.warning("customer %s forged survey callback for claim %s: not theirs", customer.id, callback_data.claim_id)
-        await query.answer(t("delivery.not_found"), show_alert=True)
+        after_commit(query.answer(t("delivery.not_found"), show_alert=True))
         return
     except InvalidValue:
-        await query.answer(t("delivery.not_found"), show_alert=True)
+        after_commit(query.answer(t("delivery.not_found"), show_alert=True))
         return
     except Conflict as exc:
         key = "delivery.survey.not_closed" if exc.details.get("field") == "status" else "delivery.survey.already"
-        await query.answer(t(key), show_alert=True)
-        await _drop_buttons(query)
+        after_commit(query.answer(t(key), show_alert=True))
+        _drop_buttons(query)
         return
-    await query.answer(t("delivery.survey.thanks"))
-    await _drop_buttons(query)
+    after_commit(query.answer(t("delivery.survey.thanks")))
+    _drop_buttons(query)
     await state.set_state(SurveyForm.comment)
     await state.update_data(survey_claim_id=callback_data.claim_id)
     if isinstance(query.message, Message):
@@ -86,7 +84,7 @@ async def on_score(
                 ]
             ]
         )
-        await query.message.answer(t("delivery.survey.ask_comment"), reply_markup=skip)
+        after_commit(query.message.answer(t("delivery.survey.ask_comment"), reply_markup=skip))
 
 
 async def on_comment(
