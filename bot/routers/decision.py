@@ -5,6 +5,9 @@ photo, voice or file with a caption is a reason too). Whatever the customer send
 stored, even when the dispute cannot go ahead (the catch-all's `store_inbound`). The
 callback data carries the claim and which decision it belongs to; both are re-checked against
 the customer, so forged data is "not found" and a stale button is "no longer current".
+
+Replies go after the update's transaction commits (`bot.fsm.after_commit`, or returned to
+aiogram): a Telegram failure on one cannot undo an Accept or a dispute.
 """
 
 from __future__ import annotations

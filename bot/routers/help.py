@@ -8,17 +8,18 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.callbacks import MenuCb
+from bot.fsm import after_commit
 from shared.i18n import Translator
 
 
 async def help_command(message: Message, t: Translator) -> None:
-    await message.answer(t("bot.help.text"), reply_markup=keyboards.menu(t))
+    after_commit(message.answer(t("bot.help.text"), reply_markup=keyboards.menu(t)))
 
 
 async def help_button(query: CallbackQuery, t: Translator) -> None:
-    await query.answer()
+    after_commit(query.answer())
     if query.message is not None:
-        await query.message.answer(t("bot.help.text"), reply_markup=keyboards.menu(t))
+        after_commit(query.message.answer(t("bot.help.text"), reply_markup=keyboards.menu(t)))
 
 
 def make_router() -> Router:

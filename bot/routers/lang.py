@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import LangCb
+from bot.fsm import after_commit
 from shared.customers.models import Customer
 from shared.customers.service import set_language
 from shared.errors import InvalidValue
@@ -16,7 +17,7 @@ from shared.i18n import Translator, get_translator
 
 
 async def lang_command(message: Message, t: Translator) -> None:
-    await message.answer(t("bot.lang.choose"), reply_markup=keyboards.languages())
+    after_commit(message.answer(t("bot.lang.choose"), reply_markup=keyboards.languages()))
 
 
 async def lang_chosen(
@@ -25,12 +26,12 @@ async def lang_chosen(
     try:
         await set_language(session, customer=customer, language=callback_data.lang)
     except InvalidValue:
-        await query.answer(t("bot.lang.unknown"), show_alert=True)
+        after_commit(query.answer(t("bot.lang.unknown"), show_alert=True))
         return
     t = get_translator(customer.language)
-    await query.answer()
+    after_commit(query.answer())
     if query.message is not None:
-        await query.message.answer(t("bot.lang.set"), reply_markup=keyboards.menu(t))
+        after_commit(query.message.answer(t("bot.lang.set"), reply_markup=keyboards.menu(t)))
 
 
 def make_router() -> Router:

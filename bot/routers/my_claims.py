@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import ClaimCb, ClaimsPageCb, MenuCb
 from bot.content import esc
+from bot.fsm import after_commit
 from shared.claims.mine import customer_conversation, list_customer_claims
 from shared.claims.models import Claim
 from shared.claims.service import get_customer_claim
@@ -62,30 +63,30 @@ async def _claims_page(
 
 async def claims_command(message: Message, session: AsyncSession, customer: Customer, t: Translator) -> None:
     text, markup = await _claims_page(session, customer, t, 0)
-    await message.answer(text, reply_markup=markup)
+    after_commit(message.answer(text, reply_markup=markup))
 
 
 async def claims_button(query: CallbackQuery, session: AsyncSession, customer: Customer, t: Translator) -> None:
-    await query.answer()
+    after_commit(query.answer())
     if isinstance(query.message, Message):
         text, markup = await _claims_page(session, customer, t, 0)
-        await query.message.answer(text, reply_markup=markup)
+        after_commit(query.message.answer(text, reply_markup=markup))
 
 
 async def claims_page(
     query: CallbackQuery, callback_data: ClaimsPageCb, session: AsyncSession, customer: Customer, t: Translator
 ) -> None:
-    await query.answer()
+    after_commit(query.answer())
     if isinstance(query.message, Message):
         text, markup = await _claims_page(session, customer, t, max(callback_data.page, 0))
-        await _show(query.message, text, markup)
+        _show(query.message, text, markup)
 
 
-async def _show(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
+def _show(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
     """Replace the paged message in place; an unchanged page is not an error."""
     if message.text == text and message.reply_markup == markup:
         return
-    await message.edit_text(text, reply_markup=markup)
+    after_commit(message.edit_text(text, reply_markup=markup))
 
 
 async def _own_claim(
@@ -100,7 +101,7 @@ async def _own_claim(
             query.from_user.id,
             claim_id,
         )
-        await query.answer(t("bot.error.not_found"), show_alert=True)
+        after_commit(query.answer(t("bot.error.not_found"), show_alert=True))
         return None
 
 
@@ -110,7 +111,7 @@ async def open_claim(
     claim = await _own_claim(query, callback_data.claim_id, session, customer, t)
     if claim is None:
         return
-    await query.answer()
+    after_commit(query.answer())
     page = max(callback_data.page, 0)
     items, total = await customer_conversation(
         session, claim_id=claim.id, limit=MESSAGES_PER_PAGE, offset=page * MESSAGES_PER_PAGE
@@ -143,9 +144,9 @@ async def open_claim(
     if isinstance(query.message, Message):
         text = "\n".join(lines)
         if callback_data.action == "page":
-            await _show(query.message, text, markup)
+            _show(query.message, text, markup)
         else:
-            await query.message.answer(text, reply_markup=markup)
+            after_commit(query.message.answer(text, reply_markup=markup))
 
 
 async def write_about(
@@ -160,12 +161,12 @@ async def write_about(
     if claim is None:
         return
     if claim.status == ClaimStatus.CLOSED:
-        await query.answer(t("bot.claim.closed"), show_alert=True)
+        after_commit(query.answer(t("bot.claim.closed"), show_alert=True))
         return
     await state.update_data(writing_claim_id=claim.id)
-    await query.answer()
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        await query.message.answer(t("bot.claim.write_now", number=esc(claim.number)))
+        after_commit(query.message.answer(t("bot.claim.write_now", number=esc(claim.number))))
 
 
 def make_router() -> Router:

@@ -11,6 +11,7 @@ from aiogram.types import Message
 
 from bot import keyboards
 from bot.content import esc
+from bot.fsm import after_commit
 from shared.customers.models import Customer
 from shared.i18n import Translator
 
@@ -24,7 +25,7 @@ async def start(message: Message, command: CommandObject, state: FSMContext, cus
     if payload and _PAYLOAD.match(payload):
         await state.update_data(deep_order=payload)
         text += "\n\n" + t("bot.start.order_noted", order=esc(payload))
-    await message.answer(text, reply_markup=keyboards.menu(t))
+    after_commit(message.answer(text, reply_markup=keyboards.menu(t)))
 
 
 def make_router() -> Router:

@@ -1,7 +1,8 @@
 """The satisfaction survey on the closing message: a rating 1-5, then an optional comment.
 
 Once per claim (a closed claim never reopens): a second press, or a press by anyone but the
-claim's customer, changes nothing ("already rated" / "not found").
+claim's customer, changes nothing ("already rated" / "not found"). Replies go after the
+update's transaction commits (`bot.fsm.after_commit`, or returned): a failed one loses no rating.
 """
 
 from __future__ import annotations
