@@ -39,7 +39,9 @@ Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decim
 Sort = Annotated[str, Field(pattern="^-?(" + "|".join(s for s in SORT_CHOICES if not s.startswith("-")) + ")$")]
 
 
-class ClaimListQuery(Query):
+class ClaimFilterQuery(Query):
+    """The claims-list filters; the list, the export and every report take them."""
+
     status: list[ClaimStatus] = Field(default_factory=list, max_length=10, description="repeat or comma-separate")
     result: list[ClaimResult] = Field(default_factory=list, max_length=10)
     reason_id: Id | None = None
@@ -48,14 +50,9 @@ class ClaimListQuery(Query):
     responsible_id: Id | None = None
     customer_id: Id | None = None
     channel: Channel | None = None
-    registered_from: Day | None = Field(default=None, description="inclusive, a date in the desk's time zone")
-    registered_to: Day | None = Field(default=None, description="inclusive")
     overdue: bool | None = None
     unassigned: bool | None = None
     q: Text | None = Field(default=None, max_length=200, description="full-text search (Russian and English)")
-    sort: Sort = Field(default="-registered_at", description="a field, '-' for descending")
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: Text | None = Field(default=None, max_length=500)
 
     def filters(self) -> ClaimFilters:
         return ClaimFilters(
@@ -67,12 +64,21 @@ class ClaimListQuery(Query):
             responsible_id=self.responsible_id,
             customer_id=self.customer_id,
             channel=self.channel.value if self.channel else None,
-            registered_from=self.registered_from,
-            registered_to=self.registered_to,
+            # Reports take their range as `from`/`to` parameters instead.
+            registered_from=getattr(self, "registered_from", None),
+            registered_to=getattr(self, "registered_to", None),
             overdue=self.overdue,
             unassigned=self.unassigned,
             q=self.q,
         )
+
+
+class ClaimListQuery(ClaimFilterQuery):
+    registered_from: Day | None = Field(default=None, description="inclusive, a date in the desk's time zone")
+    registered_to: Day | None = Field(default=None, description="inclusive")
+    sort: Sort = Field(default="-registered_at", description="a field, '-' for descending")
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: Text | None = Field(default=None, max_length=500)
 
 
 class ClaimSummary(Out):

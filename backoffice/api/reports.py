@@ -11,13 +11,12 @@ import asyncio
 from typing import Literal
 
 from aiohttp import web
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Id, Query, Text, ctx, read_query
-from shared.claims.filters import ClaimFilters
-from shared.claims.workflow import ClaimResult, ClaimStatus
-from shared.enums import Channel, Role
+from backoffice.api.claims import ClaimFilterQuery
+from backoffice.api.http import ctx, read_query
+from shared.enums import Role
 from shared.reports import REPORTS, ReportSpec, render, run_report
 from shared.reports.dynamics import DynamicsParams
 from shared.reports.ratings import RatingsParams
@@ -31,38 +30,12 @@ MEDIA_TYPES = ("application/json", "text/csv", "application/vnd.openxmlformats-o
                "image/png", "image/svg+xml")
 
 
-class FilterQuery(Query):
+class FilterQuery(ClaimFilterQuery):
     """The claims-list filters (the same as GET /api/v1/claims) and the output format."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     format: Literal["json", "csv", "xlsx", "png", "svg"] = "json"
-    status: list[ClaimStatus] = Field(default_factory=list, max_length=10, description="repeat or comma-separate")
-    result: list[ClaimResult] = Field(default_factory=list, max_length=10)
-    reason_id: Id | None = None
-    culprit_department_id: Id | None = None
-    culprit_employee_id: Id | None = None
-    responsible_id: Id | None = None
-    customer_id: Id | None = None
-    channel: Channel | None = None
-    overdue: bool | None = None
-    unassigned: bool | None = None
-    q: Text | None = Field(default=None, max_length=200, description="full-text search (Russian and English)")
-
-    def filters(self) -> ClaimFilters:
-        return ClaimFilters(
-            status=tuple(s.value for s in self.status),
-            result=tuple(r.value for r in self.result),
-            reason_id=self.reason_id,
-            culprit_department_id=self.culprit_department_id,
-            culprit_employee_id=self.culprit_employee_id,
-            responsible_id=self.responsible_id,
-            customer_id=self.customer_id,
-            channel=self.channel.value if self.channel else None,
-            overdue=self.overdue,
-            unassigned=self.unassigned,
-            q=self.q,
-        )
 
 
 # One query model per report: its own parameters (validated as in shared/reports) plus the filters.
