@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import PickClaimCb
 from bot.content import content_of, esc, telegram_ref
+from bot.fsm import after_commit
 from bot.middlewares import ReplyThrottle
 from shared.claims.models import Claim
 from shared.customers.models import Customer
@@ -142,15 +143,16 @@ async def claim_picked(
             callback_data.claim_id,
             callback_data.interaction_id,
         )
-        await query.answer(t("bot.error.not_found"), show_alert=True)
+        after_commit(query.answer(t("bot.error.not_found"), show_alert=True))
         return
     except Conflict:
-        await query.answer(t("bot.claim.closed"), show_alert=True)
+        after_commit(query.answer(t("bot.claim.closed"), show_alert=True))
         return
     await state.update_data(writing_claim_id=claim.id)
-    await query.answer()
+    # Telegram is called after the commit: a failed answer must not undo the customer's choice.
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        await query.message.edit_text(t("bot.route.moved", number=esc(claim.number), count=len(moved)))
+        after_commit(query.message.edit_text(t("bot.route.moved", number=esc(claim.number), count=len(moved))))
 
 
 def make_router() -> Router:
