@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.catalogs.models import Employee
 from shared.clock import utcnow
 from shared.enums import Role
-from shared.errors import InvalidValue, NotFound
+from shared.errors import Conflict, InvalidValue, NotFound
 from shared.staff.models import ApiToken, StaffSession, StaffUser
 from shared.staff.service import get_user, hash_password_off_loop, hash_token
 
@@ -144,6 +144,16 @@ async def update_user(session: AsyncSession, *, user_id: int, changes: Mapping[s
             clean[field] = value
         elif field == "password":
             clean["password_hash"] = await hash_password_off_loop(value or "")  # argon2: off the loop
+    loses_admin = user.role == Role.ADMIN and user.active and (
+        clean.get("active") is False or clean.get("role", Role.ADMIN) != Role.ADMIN
+    )
+    if loses_admin:
+        # Lock the admins while counting: two admins demoting each other at once must not both pass.
+        admins = await session.scalars(
+            select(StaffUser.id).where(StaffUser.role == Role.ADMIN, StaffUser.active.is_(True)).with_for_update()
+        )
+        if set(admins.all()) <= {user.id}:
+            raise Conflict("the desk needs at least one active admin", field="role")
     end_sessions = (
         "password_hash" in clean
         or ("role" in clean and clean["role"] != user.role)

@@ -162,3 +162,17 @@ async def test_a_successful_login_clears_its_window(api: Api) -> None:
         await api.json("POST", login, as_=None, json={"login": "manager", "password": "x"}, expect=401)
     await api.json("POST", login, as_=None, json={"login": "manager", "password": PASSWORD}, expect=200)
     await api.json("POST", login, as_=None, json={"login": "manager", "password": "x"}, expect=401)
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(api: Api) -> None:
+    me = await api.json("GET", "/api/v1/auth/me")
+    for change in ({"role": "manager"}, {"active": False}):
+        refused = await api.json("PATCH", f"/api/v1/users/{me['id']}", json=change, expect=409)
+        assert "admin" in refused["detail"]
+    assert (await api.json("GET", "/api/v1/auth/me"))["role"] == "admin"
+    # With a second admin the first may step down.
+    second = await api.json("POST", "/api/v1/users", expect=201,
+                            json={"login": "second", "password": "long enough pw", "role": "admin"})
+    assert second["role"] == "admin"
+    await api.json("PATCH", f"/api/v1/users/{me['id']}", json={"role": "manager"})
+    assert (await api.json("GET", "/api/v1/auth/me"))["role"] == "manager"
