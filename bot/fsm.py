@@ -18,6 +18,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.methods import TelegramMethod
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bot_state.service import load_fsm, save_fsm
@@ -62,6 +63,12 @@ def after_commit(method: TelegramMethod[Any]) -> None:
     if scope is None:
         raise RuntimeError("after_commit outside an update")
     scope.replies.append(method)
+
+
+def drop_buttons_after_commit(query: CallbackQuery) -> None:
+    """Remove the inline buttons of the message a callback came from, after the commit."""
+    if isinstance(query.message, Message) and query.message.reply_markup is not None:
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
 
 
 def _state_name(state: StateType) -> str | None:

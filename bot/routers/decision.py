@@ -23,7 +23,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, esc, telegram_ref
-from bot.fsm import after_commit
+from bot.fsm import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
 from shared.i18n import Translator
@@ -45,11 +45,6 @@ class DisputeForm(StatesGroup):
     reason = State()
 
 
-def _drop_buttons(query: CallbackQuery) -> None:
-    if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        after_commit(query.message.edit_reply_markup(reply_markup=None))
-
-
 async def on_decision(
     query: CallbackQuery,
     callback_data: DecisionCb,
@@ -63,7 +58,7 @@ async def on_decision(
         if callback_data.action == "a":
             await accept_decision(session, **ids)
             after_commit(query.answer(t("delivery.decision.accepted")))
-            _drop_buttons(query)
+            drop_buttons_after_commit(query)
             return
         if callback_data.action != "d":
             raise NotFound("claim", callback_data.claim_id)
@@ -76,7 +71,7 @@ async def on_decision(
         return
     except (Conflict, TransitionRefused):
         after_commit(query.answer(t("delivery.decision.not_current"), show_alert=True))
-        _drop_buttons(query)
+        drop_buttons_after_commit(query)
         return
     await state.set_state(DisputeForm.reason)
     await state.update_data(dispute_claim_id=claim.id, dispute_stamp=callback_data.stamp)

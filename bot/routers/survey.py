@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, telegram_ref
-from bot.fsm import after_commit
+from bot.fsm import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.i18n import Translator
@@ -38,11 +38,6 @@ class SurveyForm(StatesGroup):
     comment = State()
 
 
-def _drop_buttons(query: CallbackQuery) -> None:
-    if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        after_commit(query.message.edit_reply_markup(reply_markup=None))
-
-
 async def on_score(
     query: CallbackQuery,
     callback_data: SurveyCb,
@@ -54,7 +49,7 @@ async def on_score(
     if callback_data.score == 0:  # "Skip" the comment
         await state.clear()
         after_commit(query.answer())
-        _drop_buttons(query)
+        drop_buttons_after_commit(query)
         return
     try:
         await rate_claim(session, claim_id=callback_data.claim_id, customer_id=customer.id, score=callback_data.score)
@@ -68,10 +63,10 @@ async def on_score(
     except Conflict as exc:
         key = "delivery.survey.not_closed" if exc.details.get("field") == "status" else "delivery.survey.already"
         after_commit(query.answer(t(key), show_alert=True))
-        _drop_buttons(query)
+        drop_buttons_after_commit(query)
         return
     after_commit(query.answer(t("delivery.survey.thanks")))
-    _drop_buttons(query)
+    drop_buttons_after_commit(query)
     await state.set_state(SurveyForm.comment)
     await state.update_data(survey_claim_id=callback_data.claim_id)
     if isinstance(query.message, Message):

@@ -3,14 +3,15 @@ percentages, and the table shape the file formats (csv, xlsx) are written from."
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.catalogs.models import Department, Employee, Reason
@@ -18,6 +19,9 @@ from shared.claims.filters import ClaimFilters, claim_conditions
 from shared.claims.models import Claim
 from shared.clock import start_of_local_day
 from shared.staff.models import StaffUser
+
+RowT = TypeVar("RowT", bound=BaseModel)
+TotalT = TypeVar("TotalT", bound=BaseModel)
 
 # A range wider than this is almost certainly a typo (a year 20260 or a day-granularity decade).
 MAX_RANGE_DAYS = 366 * 20
@@ -116,6 +120,30 @@ async def group_names(session: AsyncSession, group: str, ids: set[int]) -> dict[
     else:
         rows = await session.execute(select(model.id, model.name).where(model.id.in_(ids)))
     return {ident: name for ident, name in rows.all()}
+
+
+async def rollup_rows(
+    session: AsyncSession,
+    result: Sequence[Row[Any]],
+    *,
+    by: str,
+    values: Callable[[Row[Any]], dict[str, Any]],
+    row_type: type[RowT],
+    total_type: type[TotalT],
+) -> tuple[list[RowT], TotalT]:
+    """Rows of a `GROUP BY ROLLUP (group id)` query (columns: id, grouping(), values...): one row per
+    group, named and sorted by claims (unnamed last), and the total row."""
+    names = await group_names(session, by, {r[0] for r in result if r[0] is not None and r[1] == 0})
+    rows: list[RowT] = []
+    total = total_type()
+    for row in result:
+        if row[1] == 1:
+            total = total_type(**values(row))
+            continue
+        label = names.get(row[0]) if row[0] is not None else None
+        rows.append(row_type(**{by: label}, **values(row)))
+    rows.sort(key=lambda r: (-r.claims, getattr(r, by) is None, getattr(r, by) or ""))
+    return rows, total
 
 
 @dataclass(frozen=True, slots=True)

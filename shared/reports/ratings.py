@@ -33,9 +33,9 @@ from shared.reports.common import (
     ReportBody,
     allow_memory_for_sorting,
     filter_conditions,
-    group_names,
     pct,
     range_conditions,
+    rollup_rows,
 )
 
 By = Literal["department", "reason"]
@@ -143,15 +143,8 @@ async def ratings_report(
 ) -> RatingsReport:
     await allow_memory_for_sorting(session)
     result = (await session.execute(ratings_query(params, filters, tz))).all()
-    names = await group_names(session, params.by, {r[0] for r in result if r[0] is not None and r[1] == 0})
     row_type = RatingsDepartmentRow if params.by == "department" else RatingsReasonRow
-    rows = []
-    total = Ratings()
-    for row in result:
-        if row[1] == 1:
-            total = Ratings(**_ratings(row))
-            continue
-        label = names.get(row[0]) if row[0] is not None else None
-        rows.append(row_type(**{params.by: label}, **_ratings(row)))
-    rows.sort(key=lambda r: (-r.claims, getattr(r, params.by) is None, getattr(r, params.by) or ""))
+    rows, total = await rollup_rows(
+        session, result, by=params.by, values=_ratings, row_type=row_type, total_type=Ratings
+    )
     return RatingsReport(date_from=params.date_from, date_to=params.date_to, by=params.by, rows=rows, total=total)

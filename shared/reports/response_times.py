@@ -28,9 +28,9 @@ from shared.reports.common import (
     ReportBody,
     allow_memory_for_sorting,
     filter_conditions,
-    group_names,
     pct,
     range_conditions,
+    rollup_rows,
 )
 from shared.settings import get_settings
 
@@ -144,17 +144,10 @@ async def response_times_report(
     settings = get_settings()
     await allow_memory_for_sorting(session)
     result = (await session.execute(response_times_query(params, filters, tz))).all()
-    names = await group_names(session, params.by, {r[0] for r in result if r[0] is not None and r[1] == 0})
     row_type = ResponseTimesDepartmentRow if params.by == "department" else ResponseTimesResponsibleRow
-    rows = []
-    total = ResponseTimes()
-    for row in result:
-        if row[1] == 1:
-            total = ResponseTimes(**_times(row))
-            continue
-        label = names.get(row[0]) if row[0] is not None else None
-        rows.append(row_type(**{params.by: label}, **_times(row)))
-    rows.sort(key=lambda r: (-r.claims, getattr(r, params.by) is None, getattr(r, params.by) or ""))
+    rows, total = await rollup_rows(
+        session, result, by=params.by, values=_times, row_type=row_type, total_type=ResponseTimes
+    )
     return ResponseTimesReport(
         date_from=params.date_from,
         date_to=params.date_to,
