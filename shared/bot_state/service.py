@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -133,3 +134,19 @@ async def start_update(session: AsyncSession, *, update_id: int, telegram_user_i
         session.add(customer)
     data = json.loads(row["fsm_data"]) if row["fsm_data"] is not None else {}
     return UpdateStart(bool(row["fresh"]), customer, row["fsm_state"], dict(data or {}))
+
+
+# Telegram keeps an unconfirmed update for 24 hours at most, so an id older than this is never
+# redelivered. Past a week without updates Telegram picks the next update id at random: a stale
+# row could then match a new id and drop a customer's message as a "redelivery". Forgetting the
+# old ids keeps the dedupe exact and the table small.
+PROCESSED_UPDATE_RETENTION = timedelta(days=2)
+
+
+async def forget_processed_updates(session: AsyncSession, *, before: datetime, limit: int = 10_000) -> int:
+    """Delete up to `limit` update ids recorded before `before`; the number deleted."""
+    oldest = (
+        select(ProcessedUpdate.update_id).where(ProcessedUpdate.processed_at < before).limit(limit).scalar_subquery()
+    )
+    result = await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest)))
+    return result.rowcount or 0

@@ -1,5 +1,6 @@
 """Periodic checks run by the worker: auto-close unanswered decisions, remind customers before
-the first-response deadline, alert staff about overdue claims, free leases of dead workers.
+the first-response deadline, alert staff about overdue claims, free leases of dead workers, forget
+the bot's handled update ids once Telegram can no longer redeliver them (hourly).
 
 Each claim is handled in its own transaction under its row lock, re-checking the condition, so
 two workers sweeping at once act once; a refusal (the customer answered meanwhile) is skipped.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.actors import SYSTEM
 from shared.audit.models import ClaimEvent
 from shared.audit.service import log_claim_event
+from shared.bot_state.service import PROCESSED_UPDATE_RETENTION, forget_processed_updates
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
@@ -39,6 +43,7 @@ log = logging.getLogger("claimdesk.sweeper")
 # The reminder goes out when this share of the first-response time is left and nobody answered.
 REMINDER_SHARE_LEFT = 0.25
 BATCH = 200
+FORGET_UPDATES_EVERY = 3600.0  # seconds
 
 
 @dataclass
@@ -47,6 +52,7 @@ class SweepResult:
     reminded: int = 0
     overdue_alerts: int = 0
     leases_released: int = 0
+    updates_forgotten: int = 0
 
 
 REMINDED = "sla_reminded"
@@ -190,15 +196,22 @@ async def adopt_outbox_markers(sessions: async_sessionmaker[AsyncSession]) -> in
     return adopted
 
 
-async def sweep_once(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> SweepResult:
+async def sweep_once(
+    sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None, forget_updates: bool = True
+) -> SweepResult:
     now = now or utcnow()
     result = SweepResult()
     async with sessions() as session, session.begin():
         result.leases_released = await release_expired_leases(session)
+    if forget_updates:
+        async with sessions() as session, session.begin():
+            result.updates_forgotten = await forget_processed_updates(
+                session, before=now - PROCESSED_UPDATE_RETENTION
+            )
     result.auto_closed = await auto_close(sessions, now)
     result.reminded = await sla_reminders(sessions, now)
     result.overdue_alerts = await overdue_alerts(sessions, now)
-    if result.auto_closed or result.reminded or result.overdue_alerts or result.leases_released:
+    if any(dataclasses.astuple(result)):
         log.info("sweep: %s", result)
     return result
 
@@ -211,9 +224,14 @@ async def run_sweeper(
             log.info("sweep: %s earlier reminders/alerts adopted as claim events", adopted)
     except Exception:  # at worst those claims are reminded or alerted once more
         log.exception("adopting outbox markers failed")
+    forgotten_at = float("-inf")
     while not stop.is_set():
         try:
-            await sweep_once(sessions)
+            # The old update ids are found by a scan of their table: once an hour is enough.
+            forget = time.monotonic() - forgotten_at >= FORGET_UPDATES_EVERY
+            await sweep_once(sessions, forget_updates=forget)
+            if forget:
+                forgotten_at = time.monotonic()
         except Exception:  # a failed sweep is retried next time; the worker keeps delivering
             log.exception("sweep failed")
         with contextlib.suppress(TimeoutError):
