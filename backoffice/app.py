@@ -194,7 +194,7 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     )
     app[settings_key] = settings
     app[db_key] = db
-    app[throttle_key] = throttle or LoginThrottle()
+    app[throttle_key] = throttle or LoginThrottle.for_settings(settings)
     registry = CollectorRegistry()
     app[registry_key] = registry
     app[metrics_key] = (

@@ -1,5 +1,5 @@
 """Who is calling: the session cookie or a Bearer token, then the route's minimal role.
-Failed sign-ins are throttled per login and per address (moving windows kept in memory)."""
+Failed sign-ins are throttled per login and per address (moving windows: in memory, or in Redis)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import time
 
 from aiohttp import web
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from backoffice.api import ApiRoute
 from backoffice.api.http import RequestContext
 from backoffice.problems import ApiProblem
+from shared.ratelimit import redis_limits_storage
+from shared.settings import Settings
 from shared.staff.accounts import user_for_api_token, user_for_session
 
 SESSION_COOKIE = "claimdesk_session"
@@ -21,12 +23,23 @@ WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="claimdesk"'}
 
 
 class LoginThrottle:
-    """Sign-in attempts: 5 per login and 20 per address in 15 minutes by default (in this process)."""
+    """Sign-in attempts: 5 per login and 20 per address in 15 minutes by default.
 
-    def __init__(self, per_login: str = "5/15 minutes", per_address: str = "20/15 minutes") -> None:
+    Counted in this process by default; with REDIS_URL (`for_settings`) the windows live in Redis,
+    so several back-office processes behind one address share them instead of each allowing 5."""
+
+    def __init__(
+        self, per_login: str = "5/15 minutes", per_address: str = "20/15 minutes", *, storage: Storage | None = None
+    ) -> None:
         self.per_login: RateLimitItem = parse(per_login)
         self.per_address: RateLimitItem = parse(per_address)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(storage if storage is not None else MemoryStorage())
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LoginThrottle:
+        if settings.redis_url:
+            return cls(storage=redis_limits_storage(settings.redis_url, key_prefix="claimdesk-login"))
+        return cls()
 
     async def charge(self, login: str, address: str) -> int | None:
         """Count this attempt against the login's and the address's windows BEFORE the password is

@@ -38,6 +38,7 @@ from bot.fsm import UpdateScope, current_scope
 from shared.bot_state.service import claim_update, lock_chat, start_update
 from shared.customers.telegram import customer_for_telegram_user
 from shared.i18n import get_translator, normalize_language
+from shared.ratelimit import redis_limits_storage
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,7 @@ class ReplyThrottle:
     @classmethod
     def from_settings(cls, redis_url: str | None) -> ReplyThrottle:
         if redis_url:
-            from limits.aio.storage import RedisStorage
-
-            # limits' async Redis storage defaults to the `coredis` client, which is not a
-            # dependency; redis-py is (aiogram's RedisStorage uses it too).
-            uri = redis_url.replace("redis://", "async+redis://", 1).replace("rediss://", "async+rediss://", 1)
-            return cls(storage=RedisStorage(uri, implementation="redispy"))
+            return cls(storage=redis_limits_storage(redis_url, key_prefix="claimdesk-bot"))
         return cls()
 
 

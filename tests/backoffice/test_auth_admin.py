@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from backoffice.app import create_app
 from backoffice.auth import SESSION_COOKIE, LoginThrottle
-from tests.backoffice.conftest import PASSWORD, Api
+from shared.runtime import Database
+from tests.backoffice.conftest import PASSWORD, Api, make_settings
 from tests.factories import make_claim, make_customer
 
 
@@ -176,3 +179,18 @@ async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(api: Api) 
     assert second["role"] == "admin"
     await api.json("PATCH", f"/api/v1/users/{me['id']}", json={"role": "manager"})
     assert (await api.json("GET", "/api/v1/auth/me"))["role"] == "manager"
+
+
+async def test_login_throttle_is_shared_by_processes_through_redis(
+    api: Api, database_url: str, engine, db, tmp_path, redis_url: str
+) -> None:
+    """Two back-office processes behind one address (two apps here, each with its own throttle
+    built from REDIS_URL) count one login's failures together: 5 in all, not 5 each."""
+    settings = make_settings(database_url, tmp_path, REDIS_URL=redis_url)
+    apps = [create_app(settings, Database(url=database_url, engine=engine, sessions=db)) for _ in range(2)]
+    async with TestClient(TestServer(apps[0])) as first, TestClient(TestServer(apps[1])) as second:
+        body = {"login": "admin", "password": "wrong"}
+        statuses = [(await (first, second)[n % 2].post("/api/v1/auth/login", json=body)).status for n in range(6)]
+        assert statuses == [401] * 5 + [429]
+        right = await second.post("/api/v1/auth/login", json={"login": "admin", "password": PASSWORD})
+        assert right.status == 429  # the window is the login's, whichever process answers

@@ -3,9 +3,6 @@ window in Redis (the `limits` library over redis-py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox import BotApiEmulator
@@ -13,26 +10,6 @@ from shared.i18n import get_translator
 from shared.settings import get_settings
 from tests.bot.conftest import count_interactions, eventually, running_bot
 from tests.bot.test_messages import seed
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as exc:  # any failure: there is no Redis to test against
-        await client.aclose()
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    await client.flushdb()
-    try:
-        yield REDIS_URL
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 async def test_bot_runs_with_redis(emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], redis_url: str) -> None:
