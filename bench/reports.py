@@ -226,7 +226,7 @@ async def measure(url: str, repeat: int) -> None:
     from shared.clock import start_of_local_day
     from shared.db import create_engine, create_session_factory
     from shared.reports import REPORTS, render, run_report
-    from shared.reports.common import REPORT_WORK_MEM
+    from shared.reports.common import REPORT_PLAN_CACHE_MODE, REPORT_WORK_MEM
 
     tz = ZoneInfo(TZ)
     from datetime import date, timedelta
@@ -240,9 +240,11 @@ async def measure(url: str, repeat: int) -> None:
         await session.execute(text("SELECT 1"))  # begin the transaction the raw connection then joins
         connection = await session.connection()
         raw = (await connection.get_raw_connection()).driver_connection  # the same connection, both sides
-        # The reports raise work_mem for their transaction (shared.reports.common); the hand-written
-        # SQL gets the same room, in the same transaction, so the comparison is like for like.
+        # The reports raise work_mem and plan each run for its own range (shared.reports.common); the
+        # hand-written SQL gets the same settings, in the same transaction, so the comparison is like
+        # for like.
         await raw.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        await raw.execute(f"SET LOCAL plan_cache_mode = {REPORT_PLAN_CACHE_MODE}")
         for label, name, extra, sql_key in CASES:
             params = REPORTS[name].params(**{"from": DATE_FROM, "to": DATE_TO}, **extra)
 

@@ -28,9 +28,9 @@ from shared.reports.common import (
     GROUPS,
     RangeParams,
     ReportBody,
-    allow_memory_for_sorting,
     filter_conditions,
     pct,
+    prepare_report,
     range_conditions,
     rollup_rows,
 )
@@ -164,7 +164,7 @@ async def response_times_report(
     session: AsyncSession, *, params: ResponseTimesParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> ResponseTimesReport:
     settings = get_settings()
-    await allow_memory_for_sorting(session)
+    await prepare_report(session, sorts=True)
     result = response_times_rows((await session.execute(response_times_query(params, filters, tz))).all())
     row_type = ResponseTimesDepartmentRow if params.by == "department" else ResponseTimesResponsibleRow
     rows, total = await rollup_rows(
