@@ -77,3 +77,32 @@ def test_one_head() -> None:
 
     script = ScriptDirectory.from_config(migrate.alembic_config("postgresql+asyncpg://unused/none"))
     assert len(script.get_heads()) == 1, script.get_heads()
+
+
+async def test_0003_fills_the_hours_of_existing_claims(empty_database: str) -> None:
+    await migrate.upgrade(empty_database, "0002")
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database))
+    try:
+        await conn.execute("INSERT INTO customer (name, phone, language) VALUES ('C', '+79000000000', 'ru')")
+        await conn.execute(
+            """INSERT INTO claim (number, customer_id, channel, subject, description, currency, priority, status,
+                                  result, registered_at, first_response_at, resolved_at, updated_at, version)
+               VALUES ('M-1', 1, 'web', 's', 'd', 'RUB', 'normal', 'resolved', 'satisfied',
+                       '2026-01-10 09:00+00', '2026-01-10 11:30+00', '2026-01-15 09:00:00.000001+00', now(), 1),
+                      ('M-2', 1, 'web', 's', 'd', 'RUB', 'normal', 'new', NULL,
+                       '2026-01-10 09:00+00', NULL, NULL, now(), 1)"""
+        )
+    finally:
+        await conn.close()
+    await migrate.upgrade(empty_database)
+    conn = await asyncpg.connect(asyncpg_dsn(empty_database))
+    try:
+        rows = await conn.fetch(
+            "SELECT number, first_response_hours, resolution_hours, "
+            "resolution_hours = date_part('epoch', resolved_at - registered_at) / 3600 AS same "
+            "FROM claim ORDER BY number"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [("M-1", 2.5, rows[0]["resolution_hours"], True), ("M-2", None, None, None)]
+    assert 120.0 < rows[0]["resolution_hours"] < 120.000001

@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -34,6 +35,19 @@ CLAIM_SEARCH_SQL = (
     "to_tsvector('english'::regconfig, coalesce(subject, '') || ' ' || coalesce(description, ''))"
 )
 
+# Hours from registration to the first response and to the decision, exactly as the response-times
+# report has always computed them (double precision: date_part, not extract's numeric). Stored, so
+# that its percentile sorts over a year of claims read two numbers per claim instead of evaluating
+# two interval extractions per claim in every scan (about a third of the report's time).
+FIRST_RESPONSE_HOURS_SQL = "date_part('epoch', first_response_at - registered_at) / 3600"
+RESOLUTION_HOURS_SQL = "date_part('epoch', resolved_at - registered_at) / 3600"
+
+# What the response-times report reads of a claim besides its group and registration time: the
+# per-group indexes (department, responsible) carry them, so its groups are read in group order
+# by an index-only scan, with no sort of the year's claims by group.
+RESPONSE_TIME_COLUMNS = ("status", "first_response_at", "due_at", "resolved_at", "first_response_hours",
+                         "resolution_hours")
+
 # What the reports (shared/reports/) and the claims-list filters read of a claim, besides its
 # registration time: carried by ix_claim_registered_at for index-only scans.
 REPORT_COLUMNS = (
@@ -48,6 +62,8 @@ REPORT_COLUMNS = (
     "due_at",
     "resolved_at",
     "satisfaction_score",
+    "first_response_hours",
+    "resolution_hours",
 )
 
 
@@ -89,6 +105,15 @@ class Claim(Base):
     satisfaction_score: Mapped[int | None] = mapped_column(SmallInteger)
     satisfaction_comment: Mapped[str | None] = mapped_column(Text)
     satisfaction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Derived by PostgreSQL from the times above (never written by the application); deferred: only
+    # the reports read them.
+    first_response_hours: Mapped[float | None] = mapped_column(
+        Double, Computed(FIRST_RESPONSE_HOURS_SQL, persisted=True), deferred=True
+    )
+    resolution_hours: Mapped[float | None] = mapped_column(
+        Double, Computed(RESOLUTION_HOURS_SQL, persisted=True), deferred=True
+    )
 
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     search_vector: Mapped[str | None] = mapped_column(
@@ -135,10 +160,15 @@ class Claim(Base):
             for name, column in (
                 ("customer", "customer_id"),
                 ("reason", "reason_id"),
-                ("department", "culprit_department_id"),
                 ("employee", "culprit_employee_id"),
-                ("responsible", "responsible_id"),
             )
+        ),
+        # The groups of the response-times report (shared/reports/response_times.py) come from these
+        # two in group order, as index-only scans: no sort of a year of claims by group.
+        *(
+            Index(f"ix_claim_{name}_registered", column, "registered_at", "id",
+                  postgresql_include=list(RESPONSE_TIME_COLUMNS))
+            for name, column in (("department", "culprit_department_id"), ("responsible", "responsible_id"))
         ),
         Index("ix_claim_updated_at", "updated_at", "id"),
         # The default order of the list, and the reports: every report reads the claims registered

@@ -27,6 +27,7 @@ from shared.reports.common import (
     ReportBody,
     filter_conditions,
     group_names,
+    prepare_report,
     range_conditions,
 )
 
@@ -151,6 +152,7 @@ def dynamics_query(params: DynamicsParams, filters: ClaimFilters | None, tz: Zon
 async def dynamics_report(
     session: AsyncSession, *, params: DynamicsParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> DynamicsReport:
+    await prepare_report(session, sorts=False)
     result = (await session.execute(dynamics_query(params, filters, tz))).all()
     periods: list[date] = []
     cells: dict[tuple[date, int | None], tuple[int, int]] = {}

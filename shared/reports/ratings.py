@@ -31,9 +31,9 @@ from shared.reports.common import (
     GROUPS,
     RangeParams,
     ReportBody,
-    allow_memory_for_sorting,
     filter_conditions,
     pct,
+    prepare_report,
     range_conditions,
     rollup_rows,
 )
@@ -141,7 +141,7 @@ def _ratings(row) -> dict:
 async def ratings_report(
     session: AsyncSession, *, params: RatingsParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> RatingsReport:
-    await allow_memory_for_sorting(session)
+    await prepare_report(session, sorts=True)
     result = (await session.execute(ratings_query(params, filters, tz))).all()
     row_type = RatingsDepartmentRow if params.by == "department" else RatingsReasonRow
     rows, total = await rollup_rows(

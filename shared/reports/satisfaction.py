@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.claims.filters import ClaimFilters
 from shared.claims.models import Claim
 from shared.claims.workflow import ClaimResult
-from shared.reports.common import RangeParams, ReportBody, filter_conditions, group_names, pct, range_conditions
+from shared.reports.common import (
+    RangeParams,
+    ReportBody,
+    filter_conditions,
+    group_names,
+    pct,
+    prepare_report,
+    range_conditions,
+)
 
 
 class SatisfactionParams(RangeParams):
@@ -67,6 +75,7 @@ def satisfaction_query(params: SatisfactionParams, filters: ClaimFilters | None,
 async def satisfaction_report(
     session: AsyncSession, *, params: SatisfactionParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> SatisfactionReport:
+    await prepare_report(session, sorts=False)
     result = (await session.execute(satisfaction_query(params, filters, tz))).all()
     names = await group_names(session, "reason", {r[0] for r in result if r[0] is not None})
     rows: list[SatisfactionRow] = []

@@ -14,10 +14,10 @@ from shared.claims.models import Claim
 from shared.reports.common import (
     RangeParams,
     ReportBody,
-    allow_memory_for_sorting,
     filter_conditions,
     group_names,
     pct,
+    prepare_report,
     range_conditions,
 )
 
@@ -83,7 +83,7 @@ def _order(name: str | None, count: int) -> tuple:
 async def structure_report(
     session: AsyncSession, *, params: StructureParams, tz: ZoneInfo, filters: ClaimFilters | None = None
 ) -> StructureReport:
-    await allow_memory_for_sorting(session)
+    await prepare_report(session, sorts=True)
     result = (await session.execute(structure_query(params, filters, tz))).all()
     depts = await group_names(session, "department", {r[0] for r in result if r[0] is not None})
     reasons = await group_names(session, "reason", {r[1] for r in result if r[1] is not None})
