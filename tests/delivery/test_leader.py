@@ -18,7 +18,13 @@ from tests.delivery.test_concurrency import _queue, _statuses
 
 async def _advisory_locks(db) -> int:
     async with db() as session:
-        return await session.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"))
+        # This test run's database only: other runs on the same server hold advisory locks too.
+        return await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
 
 
 async def test_a_second_worker_stands_by_then_takes_over(db, engine, database_url, emu: BotApiEmulator,
