@@ -7,6 +7,7 @@ PostgreSQL is started under CLAIMDESK_TEST_DATA_DIR (default ./var/test), exactl
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import migrate
@@ -76,8 +78,17 @@ TABLES = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
 @pytest.fixture
 async def db(engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     """The session factory over empty tables (committed data from earlier tests is gone)."""
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            break
+        except DBAPIError as exc:
+            # A connection an earlier test's server left behind may still be finishing a
+            # statement: TRUNCATE's table locks can then deadlock with it. Once it ends, retry.
+            if "deadlock" not in str(exc.orig).lower() or attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
     return sessions
 
 
