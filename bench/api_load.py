@@ -149,7 +149,7 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
 
     from backoffice.app import create_app
     from shared.claims.filters import ClaimFilters
-    from shared.claims.queries import list_statements
+    from shared.claims.queries import fetch_list_rows, list_statements
     from shared.db import create_engine, create_session_factory
     from shared.runtime import Database
     from shared.settings import Settings
@@ -181,7 +181,7 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
             filters, settings.tz, sort=q.get("sort", "-registered_at"), limit=int(q.get("limit", 50))
         )
         async with engine.connect() as conn:
-            rows = [dict(r) for r in (await conn.execute(listing.statement)).mappings()]
+            rows = await fetch_list_rows(conn, listing)
         total = rows[0]["total"] if rows else 0
         body = json.dumps({"items": rows[:50], "total": total}, default=str)
         return web.Response(text=body, content_type="application/json")
@@ -282,7 +282,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve:
         url, api_port, bare_port = args.serve
-        asyncio.run(serve(url, int(api_port), int(bare_port)))
+        from shared.aio import run
+
+        run(serve(url, int(api_port), int(bare_port)))  # the event loop `claimdesk backoffice` serves on
         return 0
     os.environ.setdefault("CLAIMDESK_DB_POOL_SIZE", "10")
     return asyncio.run(main_async(args))
