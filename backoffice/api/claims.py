@@ -337,7 +337,7 @@ async def list_events(request: web.Request) -> web.Response:
 TAGS = ("claims",)
 routes = [
     ApiRoute("GET", "/api/v1/claims", list_claims_view, Role.OPERATOR, "List and search claims",
-             query=ClaimListQuery, response=ClaimList, tags=TAGS),
+             query=ClaimListQuery, response=ClaimList, tags=TAGS, read_only=True),
     ApiRoute("POST", "/api/v1/claims", create_claim, Role.OPERATOR, "Register a claim received by staff",
              body=ClaimCreate, response=ClaimOut, status=201, errors=(409,), tags=TAGS),
     ApiRoute("GET", "/api/v1/claims/{claim_id}", get_claim_view, Role.OPERATOR, "One claim",
