@@ -7,6 +7,12 @@ Loads the claims with set-based SQL into a fresh database (`claimdesk_bench` on 
 server, or the embedded one), serves both apps from a child process (so the load generator does
 not share a CPU core with them), and prints requests/s, p50, p99 and the API/bare ratio for the
 list with filters and with full-text search. Targets: p99 < 100 ms, ratio >= 0.6.
+
+Both servers run the list's SQL the same way (`list_statements` + `fetch_list_rows`: the statement
+compiled once per filter shape, executed on the asyncpg connection) on the event loop
+`claimdesk backoffice` uses (`shared.aio.run`: uvloop when installed). The load ends with
+`VACUUM ANALYZE`, as autovacuum would leave a table that size. The machine is shared: the load
+average is printed before and after each run.
 """
 
 from __future__ import annotations
@@ -232,6 +238,10 @@ async def load(base: str, queries: list[str], *, seconds: float, concurrency: in
     }
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def main_async(args: argparse.Namespace) -> int:
     from shared.db import resolve_database_url
     from shared.settings import Settings
@@ -251,7 +261,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if child.stdout.readline().strip() != "ready":
             print("the servers did not start", file=sys.stderr)
             return 1
-        print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per run, pool shared by both servers\n")
+        print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per run, pool shared by both servers; "
+              f"load average {_load()}\n")
         print(f"{'scenario':<9} {'server':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for name, queries in SCENARIOS.items():
             figures = {}
@@ -266,6 +277,7 @@ async def main_async(args: argparse.Namespace) -> int:
                       f"{result['errors']:>7}", flush=True)
             ratio = figures["api"]["rps"] / figures["bare"]["rps"]
             print(f"{name:<9} ratio api/bare req/s = {ratio:.2f}  (target >= 0.6; api p99 target < 100 ms)\n")
+        print(f"load average {_load()}")
     finally:
         if child.stdin:
             child.stdin.close()
