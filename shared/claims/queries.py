@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy import BigInteger, Integer, Select, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -237,7 +238,12 @@ async def fetch_list_rows(conn: AsyncConnection | AsyncSession, listing: ListSta
     driver = raw.driver_connection
     assert driver is not None
     # Inside the caller's transaction when it has begun one; a single statement needs none.
-    records = await driver.fetch(listing.shape.sql, *listing.args)
+    try:
+        records = await driver.fetch(listing.shape.sql, *listing.args)
+    except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError):
+        # What SQLAlchemy does on a lost connection: the pool must not hand it out again.
+        await conn.invalidate()
+        raise
     return [dict(record) for record in records]
 
 
