@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.aio import run
+from shared import aio
 from shared.runtime import StartupError
 from shared.settings import get_settings, settings_error_line
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     handler: Handler = args.handler
     try:
-        return run(handler(args)) or 0
+        return aio.run(handler(args)) or 0
     except StartupError as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
