@@ -9,8 +9,7 @@ not share a CPU core with them), and prints requests/s, p50, p99 and the API/bar
 list with filters and with full-text search. Targets: p99 < 100 ms, ratio >= 0.6.
 
 Both servers run the list's SQL the same way (`list_statements` + `fetch_list_rows`: the statement
-compiled once per filter shape, executed on the asyncpg connection) on the event loop
-`claimdesk backoffice` uses (`shared.aio.run`: uvloop when installed). The load ends with
+compiled once per filter shape, executed on the asyncpg connection). The load ends with
 `VACUUM ANALYZE`, as autovacuum would leave a table that size. The machine is shared: the load
 average is printed before and after each run.
 """
@@ -294,9 +293,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve:
         url, api_port, bare_port = args.serve
-        from shared.aio import run
-
-        run(serve(url, int(api_port), int(bare_port)))  # the event loop `claimdesk backoffice` serves on
+        asyncio.run(serve(url, int(api_port), int(bare_port)))
         return 0
     os.environ.setdefault("CLAIMDESK_DB_POOL_SIZE", "10")
     return asyncio.run(main_async(args))

@@ -4,6 +4,7 @@ itself through `register(subparsers)`; add a module to COMMANDS to add a command
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import logging
 import sys
@@ -12,7 +13,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import aio
 from shared.runtime import StartupError
 from shared.settings import get_settings, settings_error_line
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     handler: Handler = args.handler
     try:
-        return aio.run(handler(args)) or 0
+        return asyncio.run(handler(args)) or 0
     except StartupError as exc:
         return fail(str(exc))
     except KeyboardInterrupt:
