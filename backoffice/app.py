@@ -6,6 +6,8 @@ Request path through the middlewares (outermost first):
   database API routes get one session (one transaction): the caller is signed in and the route's
            role checked before the view runs; the view calls the services; the middleware
            commits once after a successful view and rolls back otherwise (services never commit).
+           A read-only route (ApiRoute.read_only: one SELECT, the claims list) gets a session
+           without a transaction: sign-in and the SELECT are its only round trips.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from backoffice.api.http import CTX, RequestContext
 from backoffice.auth import LoginThrottle, authenticate
 from backoffice.files import http_client
 from backoffice.keys import (
+    autocommit_key,
     db_key,
     metrics_key,
     openapi_key,
@@ -170,7 +173,8 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
         return await handler(request)
     app = request.app
     language = request[LANGUAGE]
-    async with app[db_key].sessions() as session:
+    sessions = app[db_key].sessions
+    async with (sessions(bind=app[autocommit_key]) if route.read_only else sessions()) as session:
         context = RequestContext(
             session=session, settings=app[settings_key], t=get_translator(language), language=language
         )
@@ -194,6 +198,7 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     )
     app[settings_key] = settings
     app[db_key] = db
+    app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     app[throttle_key] = throttle or LoginThrottle.for_settings(settings)
     registry = CollectorRegistry()
     app[registry_key] = registry

@@ -17,3 +17,5 @@ throttle_key = web.AppKey("throttle", LoginThrottle)
 registry_key = web.AppKey("registry", CollectorRegistry)
 metrics_key = web.AppKey("metrics", tuple)
 files_key = web.AppKey("files", object)
+# The engine in autocommit: the sessions of read-only routes (ApiRoute.read_only) use it.
+autocommit_key = web.AppKey("autocommit", object)

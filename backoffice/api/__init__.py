@@ -9,6 +9,7 @@ Convention (every resource module follows it, including the reports and exchange
   `role` (the minimal `shared.enums.Role`, or `None` for a public route), and the pydantic models
   used for the OpenAPI document: `body` (the JSON request body), `query` (query parameters, one
   field per parameter; `list[...]` fields repeat), `response` (the JSON response) with `status`;
+  `read_only` for a route answering with one SELECT (no transaction: two round trips fewer);
   `content_type` for a non-JSON response (a file, CSV, Prometheus text) and `errors` for the
   problem statuses the route may answer besides 401/403/422. A route answering in several formats
   (CSV or XLSX, JSON or SVG) gives a tuple: `content_type=("application/json", "image/svg+xml")`;
@@ -56,6 +57,9 @@ class ApiRoute:
     errors: tuple[int, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
     headers: tuple[str, ...] = ()  # request headers the route reads (documented), e.g. If-Match
+    # A route that only reads, in ONE statement after signing the caller in: its session runs
+    # without a transaction (no BEGIN and COMMIT round trips; each statement is its own snapshot).
+    read_only: bool = False
 
     @property
     def operation_id(self) -> str:

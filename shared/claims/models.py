@@ -17,12 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.catalogs.models import Department, Employee, Reason
-from shared.claims.workflow import ClaimResult, ClaimStatus
+from shared.claims.workflow import OPEN_STATUSES, ClaimResult, ClaimStatus
 from shared.customers.models import Customer
 from shared.db import Base
 from shared.enums import Channel, Priority, Remedy, check_in
@@ -47,6 +48,10 @@ RESOLUTION_HOURS_SQL = "date_part('epoch', resolved_at - registered_at) / 3600"
 # by an index-only scan, with no sort of the year's claims by group.
 RESPONSE_TIME_COLUMNS = ("status", "first_response_at", "due_at", "resolved_at", "first_response_hours",
                          "resolution_hours")
+
+# An open claim, as SQL text; the claims list's "overdue" filter says it the same way (a partial
+# index is used only by a query whose condition implies the index's).
+OPEN_CLAIM_SQL = "status IN (" + ", ".join(f"'{status.value}'" for status in OPEN_STATUSES) + ")"
 
 # What the reports (shared/reports/) and the claims-list filters read of a claim, besides its
 # registration time: carried by ix_claim_registered_at for index-only scans.
@@ -119,6 +124,12 @@ class Claim(Base):
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR, Computed(CLAIM_SEARCH_SQL, persisted=True), deferred=True
     )
+    # The words of the claim's interactions (every message, reply, call or note linked to it), so a
+    # search is one GIN look-up on the claim instead of a second one on interaction and a probe per
+    # match. Kept by PostgreSQL triggers on interaction in the writing transaction (migration 0004:
+    # appended on INSERT, rebuilt when an interaction's text or claim changes or it is deleted):
+    # interactions are written by several paths, including set-based SQL (bot ingest, bulk loads).
+    interaction_search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
     customer: Mapped[Customer] = relationship(lazy="raise")
     reason: Mapped[Reason | None] = relationship(lazy="raise")
@@ -176,6 +187,13 @@ class Claim(Base):
         # scan instead of a walk over the wide heap rows (subject, description, search vector).
         Index("ix_claim_registered_at", "registered_at", "id", postgresql_include=list(REPORT_COLUMNS)),
         Index("ix_claim_search_vector", "search_vector", postgresql_using="gin"),
+        Index("ix_claim_interaction_search_vector", "interaction_search_vector", postgresql_using="gin"),
+        # The open claims by channel and due date: the total of "overdue" (with or without a channel)
+        # is an index-only count of the late open claims, not a walk over every open claim.
+        Index("ix_claim_open_channel_due", "channel", "due_at",
+              postgresql_where=text(OPEN_CLAIM_SQL)),
+        # The unassigned queue by status, in list order: its page and its total come from one small index.
+        Index("ix_claim_unassigned", "status", "registered_at", "id", postgresql_where=text("responsible_id IS NULL")),
     )
 
 

@@ -1,0 +1,102 @@
+"""The claims list's fast paths: its JSON is ClaimList's, its search follows interactions however they
+are written (claim.interaction_search_vector, kept by triggers), and the overdue total is exact."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, text, update
+
+from backoffice.api.claims import ClaimList, ClaimSummary, _overdue
+from shared.actors import Actor
+from shared.claims.filters import ClaimFilters
+from shared.claims.queries import list_claims
+from shared.enums import Direction, InteractionChannel
+from shared.interactions.models import Interaction
+from shared.interactions.service import log_interaction
+from tests.backoffice.conftest import Api
+from tests.factories import make_claim
+
+
+async def _found(api: Api, q: str) -> list[int]:
+    return [x["id"] for x in (await api.json("GET", f"/api/v1/claims?q={q}"))["items"]]
+
+
+async def test_list_json_is_the_models_json(api: Api) -> None:
+    async with api.sessions() as session:
+        claim = await make_claim(session, description="Чайник протекает")
+        claim.due_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+        await make_claim(session, description="Фен не греет")
+        await session.commit()
+    raw = await (await api.call("GET", "/api/v1/claims?limit=1")).text()
+    async with api.sessions() as session:
+        page = await list_claims(session, filters=ClaimFilters(), tz=ZoneInfo("UTC"), limit=1)
+    items = [ClaimSummary.model_validate({**row, "overdue": _overdue(row["status"], row["due_at"])})
+             for row in page.items]
+    expected = ClaimList(items=items, total=page.total, next_cursor=page.next_cursor).model_dump_json()
+    assert json.loads(raw) == json.loads(expected)
+    second = await api.json("GET", "/api/v1/claims?limit=1&sort=due_at")
+    assert second["items"][0]["due_at"] == "2026-01-02T03:04:05.678901Z" and second["total"] == 2
+
+
+async def test_search_follows_interactions_added_moved_edited_deleted(api: Api) -> None:
+    async with api.sessions() as session:
+        first = await make_claim(session, description="Телевизор не включается")
+        second = await make_claim(session, description="Пылесос шумит")
+        note, _ = await log_interaction(
+            session, actor=Actor.system(), direction=Direction.INTERNAL, channel=InteractionChannel.NOTE,
+            text="клиент прислал видео с гудением", claim_id=first.id,
+        )
+        await session.commit()
+    assert await _found(api, "гудение") == [first.id]
+
+    async with api.sessions() as session:  # set-based SQL, as the bot's ingest and bulk loads write
+        await session.execute(text(
+            "INSERT INTO interaction (claim_id, customer_id, direction, channel, text) "
+            "SELECT id, customer_id, 'inbound', 'telegram', 'the remote control is missing' FROM claim WHERE id = :id"
+        ), {"id": second.id})
+        await session.commit()
+    assert await _found(api, "remote") == [second.id]
+    assert await _found(api, "гудение") == [first.id]  # appending kept the earlier words
+
+    async with api.sessions() as session:  # re-linked to the other claim
+        await session.execute(update(Interaction).where(Interaction.id == note.id).values(claim_id=second.id))
+        await session.commit()
+    assert await _found(api, "гудение") == [second.id]
+
+    async with api.sessions() as session:
+        await session.execute(update(Interaction).where(Interaction.id == note.id).values(text="позвонить вечером"))
+        await session.commit()
+    assert await _found(api, "гудение") == []
+    assert await _found(api, "вечером") == [second.id]
+
+    async with api.sessions() as session:
+        await session.execute(delete(Interaction).where(Interaction.id == note.id))
+        await session.commit()
+    assert await _found(api, "вечером") == []
+    assert await _found(api, "remote") == [second.id]
+
+
+async def test_overdue_and_unassigned_totals(api: Api) -> None:
+    now = datetime.now(UTC)
+    async with api.sessions() as session:
+        late = await make_claim(session, description="a")
+        late_email = await make_claim(session, description="b")
+        on_time = await make_claim(session, description="c")
+        late.due_at = late_email.due_at = now - timedelta(days=1)
+        late_email.channel = "email"
+        on_time.due_at = now + timedelta(days=1)
+        await session.commit()
+    overdue = await api.json("GET", "/api/v1/claims?overdue=true")
+    assert overdue["total"] == 2 and {x["id"] for x in overdue["items"]} == {late.id, late_email.id}
+    assert all(x["overdue"] for x in overdue["items"])
+    phone = await api.json("GET", "/api/v1/claims?overdue=true&channel=telegram")
+    assert phone["total"] == 1 and [x["id"] for x in phone["items"]] == [late.id]
+    not_late = await api.json("GET", "/api/v1/claims?overdue=false")
+    assert [x["id"] for x in not_late["items"]] == [on_time.id]
+    queue = await api.json("GET", "/api/v1/claims?unassigned=true&status=new&limit=2")
+    assert queue["total"] == 3 and len(queue["items"]) == 2 and queue["next_cursor"]
+    rest = await api.json("GET", f"/api/v1/claims?unassigned=true&status=new&limit=2&cursor={queue['next_cursor']}")
+    assert rest["total"] == 3 and len(rest["items"]) == 1 and rest["next_cursor"] is None
