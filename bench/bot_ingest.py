@@ -235,9 +235,43 @@ async def main(customers: int, per_customer: int, modes: tuple[str, ...] = ("pol
             await conn.close()
 
 
+def profiled_child(kind: str, mode: str, api_base: str, db_url: str) -> None:
+    """The child under cProfile when BOT_INGEST_PROFILE names a folder (claimdesk runs only):
+    `<folder>/<mode>.prof`, for `python -m pstats` or snakeviz. Profiling slows the bot down, so
+    the figures of a profiled run are not comparable with the others."""
+    folder = os.environ.get("BOT_INGEST_PROFILE")
+    if not folder or kind != "claimdesk":
+        asyncio.run(child(kind, mode, api_base, db_url))
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BOT_INGEST_PROFILER") == "pyinstrument":
+        from pyinstrument import Profiler  # a sampling profiler: not a dependency, install it to use it
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+        try:
+            asyncio.run(child(kind, mode, api_base, db_url))
+        finally:
+            profiler.stop()
+            (Path(folder) / f"{mode}.txt").write_text(profiler.output_text(show_all=False, short_mode=False))
+            (Path(folder) / f"{mode}.html").write_text(profiler.output_html())
+        return
+    import cProfile
+
+    # CPU time, not wall time: on a busy machine wall time charges a descheduled process to
+    # whatever call it was in (socket sends, mostly).
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    try:
+        asyncio.run(child(kind, mode, api_base, db_url))
+    finally:
+        profile.disable()
+        profile.dump_stats(str(Path(folder) / f"{mode}.prof"))
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        asyncio.run(child(*sys.argv[2:6]))
+        profiled_child(*sys.argv[2:6])
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--customers", type=int, default=500)
