@@ -136,6 +136,22 @@ async def reset(db_url: str) -> None:
         await conn.close()
 
 
+async def backend_cpu(conn: object) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the bot (the other sessions
+    on the bench database; the driver's own is left out). Backends that ended are not counted:
+    read it while the bot runs."""
+    pids = await conn.fetch(  # type: ignore[attr-defined]
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    total = 0.0
+    for row in pids:
+        try:
+            total += cpu_seconds(row["pid"])
+        except OSError:  # ended meanwhile, or on another machine
+            pass
+    return total
+
+
 async def stored(conn: object) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM interaction"))  # type: ignore[attr-defined]
 
@@ -165,6 +181,7 @@ async def one_run(
         users = [emu.user(FIRST_USER + i, f"U{i}", language_code="ru") for i in range(customers)]
         total = customers * per_customer
         cpu_before = cpu_seconds(proc.pid)  # type: ignore[arg-type]
+        pg_before = await backend_cpu(conn)
         emulator_cpu_before = time.process_time()
         started = time.perf_counter()
         for round_ in range(per_customer):
@@ -181,18 +198,24 @@ async def one_run(
             await emu.world.wait_for(delivered, 300)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(proc.pid) - cpu_before  # type: ignore[arg-type]
+        pg_cpu = await backend_cpu(conn) - pg_before
         emulator_cpu = time.process_time() - emulator_cpu_before
         rss = peak_rss_mb(proc.pid)  # type: ignore[arg-type]
         count = await stored(conn) if kind == "claimdesk" else total
         # The emulator and this driver share a process: if it is the bottleneck, this shows it.
-        print(f"    ({mode}, {kind}: emulator + driver CPU {emulator_cpu * 1000 / count:.2f} ms/msg)", flush=True)
+        print(
+            f"    ({mode}, {kind}: emulator + driver CPU {emulator_cpu * 1000 / count:.2f} ms/msg, "
+            f"PostgreSQL backends CPU {pg_cpu * 1000 / count:.2f} ms/msg)",
+            flush=True,
+        )
         return count / elapsed, rss, emu.method_counts["sendMessage"], cpu * 1000 / count
     finally:
         await conn.close()
         assert proc.stdin is not None
         proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 20)
+            # A profiled child writes its profile on the way out: give it time.
+            await asyncio.wait_for(proc.wait(), 300 if os.environ.get("BOT_INGEST_PROFILE") else 20)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -246,8 +269,12 @@ def profiled_child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     if os.environ.get("BOT_INGEST_PROFILER") == "pyinstrument":
         from pyinstrument import Profiler  # a sampling profiler: not a dependency, install it to use it
+        from pyinstrument.stack_sampler import get_stack_sampler
 
-        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        # Sample on the thread's CPU clock: wall time would charge the moments the process waits
+        # for a core (a busy machine) to whatever it was doing then.
+        get_stack_sampler().timer_func = time.thread_time
+        profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
         try:
             asyncio.run(child(kind, mode, api_base, db_url))

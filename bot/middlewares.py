@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.fsm import UpdateScope, current_scope
 from shared.bot_state.service import claim_update, lock_chat, start_update
 from shared.customers.telegram import customer_for_telegram_user
+from shared.db import driver_transaction
 from shared.i18n import get_translator, normalize_language
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         scope = UpdateScope(session)
         token = current_scope.set(scope)
         try:
-            async with session.begin():
+            async with driver_transaction(session):
                 if not is_private(update):
                     # The customers' bot talks in private chats only: a group must never become
                     # where a customer's claims are sent. The id is still recorded (handled).

@@ -19,6 +19,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from shared.bot_state.models import FsmRecord, ProcessedUpdate
 from shared.customers.models import Customer
+from shared.db import DRIVER_CONNECTION
 
 
 async def claim_update(session: AsyncSession, *, update_id: int) -> bool:
@@ -123,15 +124,18 @@ async def start_update(
     as `claim_update` records it; the customer is a persistent object of `session`, as if it had
     been loaded by a query.
 
-    Through SQLAlchemy's connection: as the update's first statement it opens the transaction
-    (SQLAlchemy begins lazily, at its first statement), which the later statements on the driver
-    connection (`store_inbound_text`) run in."""
-    connection = await session.connection()
+    In the bot the session is pinned to a driver transaction (`shared.db.driver_transaction`)
+    and this runs on the asyncpg connection directly; otherwise through SQLAlchemy's connection,
+    so that, as a first statement, it opens SQLAlchemy's transaction (begun lazily, at the first
+    statement) rather than committing on its own."""
     lock_key = chat_lock_key(lock_chat_id) if lock_chat_id is not None else None
-    result = await connection.exec_driver_sql(
-        _START, (CHAT_LOCK_CLASS, lock_key, update_id, telegram_user_id, fsm_key)
-    )
-    row = result.one()._mapping
+    params = (CHAT_LOCK_CLASS, lock_key, update_id, telegram_user_id, fsm_key)
+    raw = session.info.get(DRIVER_CONNECTION)
+    if raw is not None:
+        row = await raw.fetchrow(_START, *params)
+    else:
+        connection = await session.connection()
+        row = (await connection.exec_driver_sql(_START, params)).one()._mapping
     customer: Customer | None = None
     if row["c_id"] is not None:
         customer = Customer(**{key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
