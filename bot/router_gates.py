@@ -13,8 +13,9 @@ its handlers for an update the gate refuses:
   something, even when no handler matches);
 - every handler has a filter whose outcome the gate can tell: a `Command` needs a text or caption
   whose first word starts with one of the command's prefixes (`Command` reads the command from
-  `text.split()[0]`), a `StateFilter` or a `State` is evaluated as aiogram evaluates it, on the
-  same `raw_state`.
+  `text.split()[0]`); a `StateFilter` or a `State` passes the raw states it names (collected
+  up front, as aiogram compares them), and one that passes any state ("*") leaves the observer
+  ungated.
 A handler with neither (a catch-all, a magic filter alone) leaves its observer ungated. The gate
 is only a pre-check: an update it lets through goes through aiogram's routing unchanged, filters
 included; an update it refuses goes on to the router's sub-routers, as aiogram would send it.
@@ -22,78 +23,76 @@ included; an update it refuses goes on to the router's sub-routers, as aiogram w
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from inspect import isclass
 from typing import Any
 
 from aiogram import Router
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.filters import Command, StateFilter
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message, TelegramObject
 
-# Whether a handler might take the event, given the FSM state the update was read with.
-Check = Callable[[TelegramObject, str | None], Awaitable[bool]]
-# Whether any handler of an observer might take the event, given the handlers' keyword arguments.
-Gate = Callable[[TelegramObject, dict[str, Any]], Awaitable[bool]]
 
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """What one of an observer's handlers might take: a command with one of `prefixes`, or an
+    update read in one of `states`."""
 
-def _command_check(prefix: str) -> Check:
-    async def check(event: TelegramObject, raw_state: str | None) -> bool:
-        if not isinstance(event, Message):
-            return False
-        text = (event.text or event.caption or "").lstrip()
-        return bool(text) and text[0] in prefix
+    prefixes: str
+    states: frozenset[str | None]
 
-    return check
-
-
-def _state_filter_check(state_filter: StateFilter) -> Check:
-    async def check(event: TelegramObject, raw_state: str | None) -> bool:
-        return bool(await state_filter(event, raw_state=raw_state))
-
-    return check
-
-
-def _state_check(state: State) -> Check:
-    async def check(event: TelegramObject, raw_state: str | None) -> bool:
-        return state(event, raw_state=raw_state)
-
-    return check
-
-
-def _handler_check(handler: HandlerObject) -> Check | None:
-    """A necessary condition for the handler's filters to pass, from one filter it has."""
-    for item in handler.filters or ():
-        callback = item.callback
-        if isinstance(callback, Command):
-            return _command_check(callback.prefix)
-        if isinstance(callback, StateFilter):
-            return _state_filter_check(callback)
-        if isinstance(callback, State):
-            return _state_check(callback)
-    return None
-
-
-def _observer_gate(observer: TelegramEventObserver) -> Gate | None:
-    if len(observer.outer_middleware) or observer._handler.filters:
-        return None
-    checks: list[Check] = []
-    for handler in observer.handlers:
-        check = _handler_check(handler)
-        if check is None:
-            return None
-        checks.append(check)
-
-    async def admits(event: TelegramObject, data: dict[str, Any]) -> bool:
-        raw_state = data.get("raw_state")
-        for check in checks:
-            if await check(event, raw_state):
-                return True
+    def admits(self, event: TelegramObject, data: dict[str, Any]) -> bool:
+        if data.get("raw_state") in self.states:
+            return True
+        if self.prefixes and isinstance(event, Message):
+            text = (event.text or event.caption or "").lstrip()
+            return bool(text) and text[0] in self.prefixes
         return False
 
-    return admits
+
+def _states_of(state_filter: StateFilter | State) -> set[str | None] | None:
+    """The raw states the filter passes, as aiogram's `StateFilter` and `State` decide; None when
+    it passes any state (or has a form not known here, to be safe)."""
+    allowed: set[str | None] = set()
+    for item in state_filter.states if isinstance(state_filter, StateFilter) else (state_filter,):
+        if isinstance(item, State):
+            name = item.state
+        elif item is None or isinstance(item, str):
+            name = item
+        elif isinstance(item, StatesGroup) or (isclass(item) and issubclass(item, StatesGroup)):
+            group = item if isclass(item) else type(item)
+            allowed.update(group.__all_states_names__)
+            continue
+        else:
+            return None
+        if name == "*":
+            return None
+        allowed.add(name)
+    return allowed
+
+
+def _observer_gate(observer: TelegramEventObserver) -> _Gate | None:
+    if len(observer.outer_middleware) or observer._handler.filters:
+        return None
+    prefixes: set[str] = set()
+    states: set[str | None] = set()
+    for handler in observer.handlers:
+        for item in handler.filters or ():
+            callback = item.callback
+            if isinstance(callback, Command):
+                prefixes.update(callback.prefix)
+                break
+            if isinstance(callback, StateFilter | State):
+                allowed = _states_of(callback)
+                if allowed is None:
+                    return None
+                states.update(allowed)
+                break
+        else:
+            return None  # a handler the gate cannot tell about: offer everything, as aiogram does
+    return _Gate("".join(sorted(prefixes)), frozenset(states))
 
 
 def gate_routers(root: Router) -> None:
@@ -105,12 +104,12 @@ def gate_routers(root: Router) -> None:
             _install(router, gates)
 
 
-def _install(router: Router, gates: dict[str, Gate]) -> None:
+def _install(router: Router, gates: dict[str, _Gate]) -> None:
     propagate = router.propagate_event
 
     async def propagate_event(update_type: str, event: TelegramObject, **kwargs: Any) -> Any:
         gate = gates.get(update_type)
-        if gate is None or await gate(event, kwargs):
+        if gate is None or gate.admits(event, kwargs):
             return await propagate(update_type=update_type, event=event, **kwargs)
         # What aiogram does when none of the router's handlers took the event.
         kwargs["event_router"] = router
