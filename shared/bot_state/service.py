@@ -101,6 +101,7 @@ class UpdateStart:
 
 
 _CUSTOMER_COLUMNS = [(attr.key, attr.columns[0].name) for attr in sa_inspect(Customer).column_attrs]
+_CUSTOMER_MANAGER = sa_inspect(Customer).class_manager
 
 # lock_chat + claim_update + the customer by Telegram user + load_fsm, in one round trip: the
 # `bot_start_update` function (migration 0005). It must be a function: in READ COMMITTED a
@@ -138,8 +139,12 @@ async def start_update(
         row = (await connection.exec_driver_sql(_START, params)).one()._mapping
     customer: Customer | None = None
     if row["c_id"] is not None:
-        customer = Customer(**{key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
-        make_transient_to_detached(customer)  # its attributes count as loaded, unchanged
+        # As a query's loader builds it: the values go straight into the instance's state (the
+        # constructor would record each one as a change, at twice the CPU), then the object
+        # becomes persistent with every attribute loaded and unchanged.
+        customer = _CUSTOMER_MANAGER.new_instance()
+        sa_inspect(customer).dict.update({key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
+        make_transient_to_detached(customer)
         session.add(customer)
     data = json.loads(row["fsm_data"]) if row["fsm_data"] is not None else {}
     return UpdateStart(bool(row["fresh_update"]), customer, row["fsm_state"], dict(data or {}))
