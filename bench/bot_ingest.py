@@ -51,6 +51,16 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     settings = get_settings()
     bot = create_bot(settings, token=TOKEN, api_base=api_base)
     engine = create_engine(db_url)
+    from sqlalchemy import event
+
+    connects = 0
+
+    def count_connect(*_: object) -> None:
+        nonlocal connects
+        connects += 1
+
+    # New connections cost both sides far more than a statement: churn shows here.
+    event.listen(engine.sync_engine, "connect", count_connect)
     if kind == "claimdesk":
         dp = create_dispatcher(create_session_factory(engine), settings, webhook=mode == "webhook")
     else:
@@ -68,6 +78,8 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     finally:
         await bot.session.close()
         await engine.dispose()
+        if kind == "claimdesk":
+            print(f"    ({mode}, {kind}: database connections opened {connects})", file=sys.stderr, flush=True)
 
 
 # -- the driver ------------------------------------------------------------------------------------
@@ -142,6 +154,7 @@ async def backend_cpu(conn: object) -> float:
     read it while the bot runs."""
     pids = await conn.fetch(  # type: ignore[attr-defined]
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend'"  # not autovacuum working on the same tables
     )
     total = 0.0
     for row in pids:

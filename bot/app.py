@@ -198,7 +198,10 @@ async def webhook_server(
             public,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
-            max_connections=min(100, 2 * database_concurrency()),
+            # As many requests at once as the pool keeps connections: beyond that each update
+            # would take an overflow connection, opened and closed again around it (hundreds of
+            # connects per thousand messages, on both sides; bench/bot_ingest.py shows them).
+            max_connections=min(100, database_concurrency()),
         )
         yield public
     finally:
