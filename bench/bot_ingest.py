@@ -9,6 +9,11 @@ so the RSS is its own (the emulator and this driver live in the parent).
 
     .venv/bin/python bench/bot_ingest.py [--customers 500] [--per-customer 10] [--modes polling,webhook]
 
+Also printed: the emulator's and the PostgreSQL backends' CPU per message and the connections the
+bot opened. BOT_INGEST_PROFILE=<folder> writes a cProfile (CPU clock) of the claimdesk bot child
+there, or a pyinstrument report with BOT_INGEST_PROFILER=pyinstrument (install it first); the
+figures of a profiled run are not comparable.
+
 Database: DATABASE_URL's server (or TEST_DATABASE_URL's, or the embedded one); a scratch
 database is created there and dropped at the end. Targets (2 cores): >= 500 msg/s in webhook
 mode, ratio >= 0.5, RSS <= 150 MB. Nothing is asserted: the figures are printed.
