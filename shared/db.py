@@ -147,7 +147,10 @@ async def driver_transaction(session: AsyncSession) -> AsyncIterator[Any]:
     session.info[DRIVER_CONNECTION] = raw
     try:
         yield raw
-        await session.flush()
+        # What session.flush() checks first, without its hop into SQLAlchemy's greenlet when
+        # there is nothing to write (most updates write through the driver only).
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
     except BaseException:
         try:
             await transaction.rollback()
