@@ -9,6 +9,11 @@ so the RSS is its own (the emulator and this driver live in the parent).
 
     .venv/bin/python bench/bot_ingest.py [--customers 500] [--per-customer 10] [--modes polling,webhook]
 
+Also printed: the emulator's and the PostgreSQL backends' CPU per message and the connections the
+bot opened. BOT_INGEST_PROFILE=<folder> writes a cProfile (CPU clock) of the claimdesk bot child
+there, or a pyinstrument report with BOT_INGEST_PROFILER=pyinstrument (install it first); the
+figures of a profiled run are not comparable.
+
 Database: DATABASE_URL's server (or TEST_DATABASE_URL's, or the embedded one); a scratch
 database is created there and dropped at the end. Targets (2 cores): >= 500 msg/s in webhook
 mode, ratio >= 0.5, RSS <= 150 MB. Nothing is asserted: the figures are printed.
@@ -51,6 +56,16 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     settings = get_settings()
     bot = create_bot(settings, token=TOKEN, api_base=api_base)
     engine = create_engine(db_url)
+    from sqlalchemy import event
+
+    connects = 0
+
+    def count_connect(*_: object) -> None:
+        nonlocal connects
+        connects += 1
+
+    # New connections cost both sides far more than a statement: churn shows here.
+    event.listen(engine.sync_engine, "connect", count_connect)
     if kind == "claimdesk":
         dp = create_dispatcher(create_session_factory(engine), settings, webhook=mode == "webhook")
     else:
@@ -68,6 +83,8 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     finally:
         await bot.session.close()
         await engine.dispose()
+        if kind == "claimdesk":
+            print(f"    ({mode}, {kind}: database connections opened {connects})", file=sys.stderr, flush=True)
 
 
 # -- the driver ------------------------------------------------------------------------------------
@@ -136,6 +153,23 @@ async def reset(db_url: str) -> None:
         await conn.close()
 
 
+async def backend_cpu(conn: object) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving the bot (the other sessions
+    on the bench database; the driver's own is left out). Backends that ended are not counted:
+    read it while the bot runs."""
+    pids = await conn.fetch(  # type: ignore[attr-defined]
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend'"  # not autovacuum working on the same tables
+    )
+    total = 0.0
+    for row in pids:
+        try:
+            total += cpu_seconds(row["pid"])
+        except OSError:  # ended meanwhile, or on another machine
+            pass
+    return total
+
+
 async def stored(conn: object) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM interaction"))  # type: ignore[attr-defined]
 
@@ -165,6 +199,7 @@ async def one_run(
         users = [emu.user(FIRST_USER + i, f"U{i}", language_code="ru") for i in range(customers)]
         total = customers * per_customer
         cpu_before = cpu_seconds(proc.pid)  # type: ignore[arg-type]
+        pg_before = await backend_cpu(conn)
         emulator_cpu_before = time.process_time()
         started = time.perf_counter()
         for round_ in range(per_customer):
@@ -181,18 +216,24 @@ async def one_run(
             await emu.world.wait_for(delivered, 300)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(proc.pid) - cpu_before  # type: ignore[arg-type]
+        pg_cpu = await backend_cpu(conn) - pg_before
         emulator_cpu = time.process_time() - emulator_cpu_before
         rss = peak_rss_mb(proc.pid)  # type: ignore[arg-type]
         count = await stored(conn) if kind == "claimdesk" else total
         # The emulator and this driver share a process: if it is the bottleneck, this shows it.
-        print(f"    ({mode}, {kind}: emulator + driver CPU {emulator_cpu * 1000 / count:.2f} ms/msg)", flush=True)
+        print(
+            f"    ({mode}, {kind}: emulator + driver CPU {emulator_cpu * 1000 / count:.2f} ms/msg, "
+            f"PostgreSQL backends CPU {pg_cpu * 1000 / count:.2f} ms/msg)",
+            flush=True,
+        )
         return count / elapsed, rss, emu.method_counts["sendMessage"], cpu * 1000 / count
     finally:
         await conn.close()
         assert proc.stdin is not None
         proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 20)
+            # A profiled child writes its profile on the way out: give it time.
+            await asyncio.wait_for(proc.wait(), 300 if os.environ.get("BOT_INGEST_PROFILE") else 20)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -235,9 +276,47 @@ async def main(customers: int, per_customer: int, modes: tuple[str, ...] = ("pol
             await conn.close()
 
 
+def profiled_child(kind: str, mode: str, api_base: str, db_url: str) -> None:
+    """The child under cProfile when BOT_INGEST_PROFILE names a folder (claimdesk runs only):
+    `<folder>/<mode>.prof`, for `python -m pstats` or snakeviz. Profiling slows the bot down, so
+    the figures of a profiled run are not comparable with the others."""
+    folder = os.environ.get("BOT_INGEST_PROFILE")
+    if not folder or kind != "claimdesk":
+        asyncio.run(child(kind, mode, api_base, db_url))
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BOT_INGEST_PROFILER") == "pyinstrument":
+        from pyinstrument import Profiler  # a sampling profiler: not a dependency, install it to use it
+        from pyinstrument.stack_sampler import get_stack_sampler
+
+        # Sample on the thread's CPU clock: wall time would charge the moments the process waits
+        # for a core (a busy machine) to whatever it was doing then.
+        get_stack_sampler().timer_func = time.thread_time
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+        try:
+            asyncio.run(child(kind, mode, api_base, db_url))
+        finally:
+            profiler.stop()
+            (Path(folder) / f"{mode}.txt").write_text(profiler.output_text(show_all=False, short_mode=False))
+            (Path(folder) / f"{mode}.html").write_text(profiler.output_html())
+        return
+    import cProfile
+
+    # CPU time, not wall time: on a busy machine wall time charges a descheduled process to
+    # whatever call it was in (socket sends, mostly).
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    try:
+        asyncio.run(child(kind, mode, api_base, db_url))
+    finally:
+        profile.disable()
+        profile.dump_stats(str(Path(folder) / f"{mode}.prof"))
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        asyncio.run(child(*sys.argv[2:6]))
+        profiled_child(*sys.argv[2:6])
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--customers", type=int, default=500)

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import PostgresStorage, create_storage
 from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
+from bot.router_gates import gate_routers
 from bot.routers import ROUTERS, build_routers
 from shared.i18n import SUPPORTED, get_translator
 from shared.runtime import Database, StartupError
@@ -101,6 +102,7 @@ def create_dispatcher(
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))
     dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
     dp.include_routers(*build_routers(routers))
+    gate_routers(dp)
     run_sync_filters_inline(dp)
     return dp
 
@@ -196,7 +198,10 @@ async def webhook_server(
             public,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
-            max_connections=min(100, 2 * database_concurrency()),
+            # As many requests at once as the pool keeps connections: beyond that each update
+            # would take an overflow connection, opened and closed again around it (hundreds of
+            # connects per thousand messages, on both sides; bench/bot_ingest.py shows them).
+            max_connections=min(100, database_concurrency()),
         )
         yield public
     finally:

@@ -3,9 +3,10 @@
 1. `UpdateTransactionMiddleware`: per-chat isolation lock (in process, then a PostgreSQL advisory
    lock taken first in the transaction, across processes), one session and one transaction per
    update, the update id recorded in it (a redelivery stores nothing twice), FSM changes written
-   in it, commit after the handler. The update id, the customer and the FSM record are read in
-   one statement (`start_update`) and handed to steps 2 and 3; a database failure tells the customer to try again in a
-   minute and, in webhook mode, is re-raised so Telegram gets no 2xx and delivers again.
+   in it, commit after the handler. The chat's lock, the update id, the customer and the FSM
+   record take one round trip (`start_update`) and are handed to steps 2 and 3; a database
+   failure tells the customer to try again in a minute and, in webhook mode, is re-raised so
+   Telegram gets no 2xx and delivers again.
 2. aiogram's `FSMContextMiddleware` (no isolation of its own: step 1 holds the lock across the
    commit, so the next update of a chat always reads the state the previous one committed).
 3. `CustomerMiddleware`: the customer behind the update and their translator (`t`).
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.fsm import UpdateScope, current_scope
 from shared.bot_state.service import claim_update, lock_chat, start_update
 from shared.customers.telegram import customer_for_telegram_user
+from shared.db import driver_transaction
 from shared.i18n import get_translator, normalize_language
 from shared.ratelimit import redis_limits_storage
 
@@ -165,16 +167,16 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         scope = UpdateScope(session)
         token = current_scope.set(scope)
         try:
-            async with session.begin():
-                if lock_chat_id is not None:
-                    await lock_chat(session, chat_id=lock_chat_id)
+            async with driver_transaction(session):
                 if not is_private(update):
                     # The customers' bot talks in private chats only: a group must never become
                     # where a customer's claims are sent. The id is still recorded (handled).
+                    if lock_chat_id is not None:
+                        await lock_chat(session, chat_id=lock_chat_id)
                     await claim_update(session, update_id=update.update_id)
                     log.info("update %s from a non-private chat; ignored", update.update_id)
                     return None
-                if not await self._start(session, scope, update, data):
+                if not await self._start(session, scope, update, data, lock_chat_id):
                     log.info("update %s was handled before; skipped", update.update_id)
                     return None
                 data["session"] = session
@@ -207,15 +209,23 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 log.warning("update %s: reply %s not sent: %s", update.update_id, method.__api_method__, exc)
         scope.replies.clear()
 
-    async def _start(self, session: AsyncSession, scope: UpdateScope, update: Update, data: dict[str, Any]) -> bool:
-        """Record the update id (False: handled before); with a user, in the same round trip,
-        read the customer (for `CustomerMiddleware`) and the FSM record (for the storage)."""
+    async def _start(
+        self, session: AsyncSession, scope: UpdateScope, update: Update, data: dict[str, Any], lock_chat_id: int | None
+    ) -> bool:
+        """Take the chat's lock (the update's first statement: it waits for the previous update
+        of the chat in another process to commit) and record the update id (False: handled
+        before); with a user, in the same round trip, read the customer (for
+        `CustomerMiddleware`) and the FSM record (for the storage)."""
         context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
         user = context.user if context else None
         if user is None or user.is_bot:
+            if lock_chat_id is not None:
+                await lock_chat(session, chat_id=lock_chat_id)
             return await claim_update(session, update_id=update.update_id)
         key = self.fsm_key(data["bot"], data) if self.fsm_key is not None else None
-        start = await start_update(session, update_id=update.update_id, telegram_user_id=user.id, fsm_key=key or "")
+        start = await start_update(
+            session, update_id=update.update_id, telegram_user_id=user.id, fsm_key=key or "", lock_chat_id=lock_chat_id
+        )
         if not start.fresh:
             return False
         if key is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from shared.bot_state.models import FsmRecord, ProcessedUpdate
 from shared.customers.models import Customer
+from shared.db import DRIVER_CONNECTION
 
 
 async def claim_update(session: AsyncSession, *, update_id: int) -> bool:
@@ -77,7 +78,9 @@ async def lock_chat(session: AsyncSession, *, chat_id: int) -> None:
     It is its own statement, before the update's first read: in READ COMMITTED a statement reads
     from a snapshot taken when it starts, so a read in the statement that waited for the lock
     would not see what the previous update of the chat committed meanwhile (a double tap on
-    Submit would find the summary still open and register a second claim)."""
+    Submit would find the summary still open and register a second claim). `start_update` takes
+    the same lock in its own round trip (a function: see there); this is for the updates that do
+    not read a customer (no user, a group chat)."""
     # Through SQLAlchemy's connection, not the driver's: this statement opens the transaction
     # (SQLAlchemy begins lazily, at its first statement), and `start_update`, which runs on the
     # driver connection, must run inside it, or its insert would commit on its own at once.
@@ -99,41 +102,53 @@ class UpdateStart:
 
 
 _CUSTOMER_COLUMNS = [(attr.key, attr.columns[0].name) for attr in sa_inspect(Customer).column_attrs]
+_CUSTOMER_MANAGER = sa_inspect(Customer).class_manager
 
-# claim_update + the customer by Telegram user + load_fsm, in one statement on the driver
-# connection of the session's transaction (SQLAlchemy's statement machinery cost more CPU than
-# the statement on this path, which every update takes).
+# lock_chat + claim_update + the customer by Telegram user + load_fsm, in one round trip: the
+# `bot_start_update` function (migration 0005). It must be a function: in READ COMMITTED a
+# statement reads from the snapshot taken when it starts, so reads in the statement that waited
+# for the lock would miss what the previous update of the chat committed meanwhile (a double tap
+# on Submit would find the summary still open and register a second claim); each statement of a
+# VOLATILE function takes a fresh snapshot, after the lock. The customer comes back as the
+# table's row type, expanded here column by column from the mapping.
 _START = f"""
-    WITH fresh AS (
-        INSERT INTO {ProcessedUpdate.__tablename__} (update_id) VALUES ($1)
-        ON CONFLICT (update_id) DO NOTHING
-        RETURNING update_id
-    )
-    SELECT EXISTS (SELECT FROM fresh) AS fresh, f.state AS fsm_state, f.data::text AS fsm_data,
-           {", ".join(f'c."{name}" AS "c_{name}"' for _, name in _CUSTOMER_COLUMNS)}
-    FROM (SELECT 1) AS one
-    LEFT JOIN {Customer.__tablename__} AS c ON c.telegram_user_id = $2
-    LEFT JOIN {FsmRecord.__tablename__} AS f ON f.key = $3
+    SELECT s.fresh_update, s.fsm_state, s.fsm_data::text AS fsm_data,
+           {", ".join(f'(s.customer_row)."{name}" AS "c_{name}"' for _, name in _CUSTOMER_COLUMNS)}
+    FROM bot_start_update($1::integer, $2::integer, $3::bigint, $4::bigint, $5::varchar) AS s
 """
 
 
-async def start_update(session: AsyncSession, *, update_id: int, telegram_user_id: int, fsm_key: str) -> UpdateStart:
-    """`claim_update`, the customer look-up and `load_fsm` in one round trip (every update pays
-    for them). The update id is recorded exactly as `claim_update` records it; the customer is
-    a persistent object of `session`, as if it had been loaded by a query.
+async def start_update(
+    session: AsyncSession, *, update_id: int, telegram_user_id: int, fsm_key: str, lock_chat_id: int | None = None
+) -> UpdateStart:
+    """`lock_chat` (when `lock_chat_id` is given), `claim_update`, the customer look-up and
+    `load_fsm` in one round trip (every update pays for them). The update id is recorded exactly
+    as `claim_update` records it; the customer is a persistent object of `session`, as if it had
+    been loaded by a query.
 
-    It runs on the driver connection, which SQLAlchemy has not necessarily begun a transaction
-    on yet: the caller opens it first (the bot's `lock_chat` does), else the insert commits at once."""
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    row = await raw.fetchrow(_START, update_id, telegram_user_id, fsm_key)
+    In the bot the session is pinned to a driver transaction (`shared.db.driver_transaction`)
+    and this runs on the asyncpg connection directly; otherwise through SQLAlchemy's connection,
+    so that, as a first statement, it opens SQLAlchemy's transaction (begun lazily, at the first
+    statement) rather than committing on its own."""
+    lock_key = chat_lock_key(lock_chat_id) if lock_chat_id is not None else None
+    params = (CHAT_LOCK_CLASS, lock_key, update_id, telegram_user_id, fsm_key)
+    raw = session.info.get(DRIVER_CONNECTION)
+    if raw is not None:
+        row = await raw.fetchrow(_START, *params)
+    else:
+        connection = await session.connection()
+        row = (await connection.exec_driver_sql(_START, params)).one()._mapping
     customer: Customer | None = None
     if row["c_id"] is not None:
-        customer = Customer(**{key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
-        make_transient_to_detached(customer)  # its attributes count as loaded, unchanged
+        # As a query's loader builds it: the values go straight into the instance's state (the
+        # constructor would record each one as a change, at twice the CPU), then the object
+        # becomes persistent with every attribute loaded and unchanged.
+        customer = _CUSTOMER_MANAGER.new_instance()
+        sa_inspect(customer).dict.update({key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
+        make_transient_to_detached(customer)
         session.add(customer)
     data = json.loads(row["fsm_data"]) if row["fsm_data"] is not None else {}
-    return UpdateStart(bool(row["fresh"]), customer, row["fsm_state"], dict(data or {}))
+    return UpdateStart(bool(row["fresh_update"]), customer, row["fsm_state"], dict(data or {}))
 
 
 # Telegram keeps an unconfirmed update for 24 hours at most, so an id older than this is never

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +21,7 @@ from shared.audit.service import log_claim_event
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
+from shared.db import driver_connection
 from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Interaction
@@ -128,12 +128,6 @@ _STORE_TEXT = f"""
            (SELECT count(*) FROM open) AS open_claims
     FROM ins
 """
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's current transaction."""
-    connection = await session.connection()
-    return (await connection.get_raw_connection()).driver_connection
 
 
 async def store_inbound_text(

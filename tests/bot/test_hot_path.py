@@ -3,12 +3,15 @@ shared.interactions.routing.store_inbound_text) against the general ones they st
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import asyncio
+
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.audit.models import ClaimEvent
-from shared.bot_state.service import load_fsm, save_fsm, start_update
+from shared.bot_state.service import CHAT_LOCK_CLASS, chat_lock_key, load_fsm, save_fsm, start_update
 from shared.customers.models import Customer
+from shared.db import driver_transaction
 from shared.interactions.models import Interaction
 from shared.interactions.routing import store_inbound_text
 from shared.interactions.service import TelegramRef
@@ -79,3 +82,34 @@ async def test_store_inbound_text_routes_stores_once_and_audits(db: async_sessio
             "channel": "telegram",
             "attachments": 0,
         }
+
+
+async def test_start_update_takes_the_chat_lock_first(db: async_sessionmaker[AsyncSession]) -> None:
+    """With `lock_chat_id` the advisory lock `lock_chat` takes is held, in the same transaction, and
+    the reads come after it (a second transaction on the chat waits, then sees the first's writes)."""
+    async with db.begin() as session:
+        customer = await make_customer(session)
+    user = customer.telegram_user_id or 0
+    async with db() as first, driver_transaction(first):
+        await start_update(first, update_id=1, telegram_user_id=user, fsm_key="fsm:k", lock_chat_id=user)
+        locks = await first.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                " AND classid::bigint = :c AND objid::bigint = :k"
+            ),
+            {"c": CHAT_LOCK_CLASS, "k": chat_lock_key(user) & 0xFFFFFFFF},
+        )
+        assert locks == 1
+
+        async def second() -> tuple[str | None, dict]:
+            async with db() as other, driver_transaction(other):
+                start = await start_update(
+                    other, update_id=2, telegram_user_id=user, fsm_key="fsm:k", lock_chat_id=user
+                )
+                return start.fsm_state, start.fsm_data
+
+        waiting = asyncio.create_task(second())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # blocked on the lock
+        await save_fsm(first, key="fsm:k", state="Intake:summary", data={"x": 1})
+    assert await asyncio.wait_for(waiting, 5) == ("Intake:summary", {"x": 1})
