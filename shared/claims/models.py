@@ -124,12 +124,6 @@ class Claim(Base):
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR, Computed(CLAIM_SEARCH_SQL, persisted=True), deferred=True
     )
-    # The words of the claim's interactions (every message, reply, call or note linked to it), so a
-    # search is one GIN look-up on the claim instead of a second one on interaction and a probe per
-    # match. Kept by PostgreSQL triggers on interaction in the writing transaction (migration 0004:
-    # appended on INSERT, rebuilt when an interaction's text or claim changes or it is deleted):
-    # interactions are written by several paths, including set-based SQL (bot ingest, bulk loads).
-    interaction_search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
     customer: Mapped[Customer] = relationship(lazy="raise")
     reason: Mapped[Reason | None] = relationship(lazy="raise")
@@ -187,7 +181,6 @@ class Claim(Base):
         # scan instead of a walk over the wide heap rows (subject, description, search vector).
         Index("ix_claim_registered_at", "registered_at", "id", postgresql_include=list(REPORT_COLUMNS)),
         Index("ix_claim_search_vector", "search_vector", postgresql_using="gin"),
-        Index("ix_claim_interaction_search_vector", "interaction_search_vector", postgresql_using="gin"),
         # The open claims by channel and due date: the total of "overdue" (with or without a channel)
         # is an index-only count of the late open claims, not a walk over every open claim.
         Index("ix_claim_open_channel_due", "channel", "due_at",

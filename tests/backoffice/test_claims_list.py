@@ -1,5 +1,5 @@
 """The claims list's fast paths: its JSON is ClaimList's, its search follows interactions however they
-are written (claim.interaction_search_vector, kept by triggers), and the overdue total is exact."""
+are written (ORM or set-based SQL; moved, edited, deleted), and the overdue total is exact."""
 
 from __future__ import annotations
 
