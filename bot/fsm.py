@@ -3,16 +3,20 @@
 The PostgreSQL storage writes inside the transaction of the update being handled (the
 `UpdateScope` the transaction middleware opens): a customer's place in the wizard and what that
 step stored commit or roll back together, and a redelivered update finds the state it expects.
-Outside an update (tests, tools) it uses a short transaction of its own.
+The Redis storage cannot join the transaction: within an update its writes wait in the scope and
+are made once the transaction has committed (nothing is written if it rolls back), so a failed
+update, redelivered, finds the state it started from. Outside an update (tests, tools) both
+write at once.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StateType, StorageKey
@@ -22,6 +26,11 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bot_state.service import load_fsm, save_fsm
+
+if TYPE_CHECKING:  # imported when REDIS_URL is set (create_storage): redis stays out of the bot otherwise
+    from aiogram.fsm.storage.redis import RedisStorage
+
+log = logging.getLogger("claimdesk.bot")
 
 
 @dataclass
@@ -39,6 +48,8 @@ class UpdateScope:
     records: dict[str, _Record] = field(default_factory=dict)
     # Telegram calls to make once the transaction has committed, in order (`after_commit`).
     replies: list[TelegramMethod[Any]] = field(default_factory=list)
+    # FSM writes to a store outside the database (Redis), made once the transaction has committed.
+    committed_writes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
     def preload(self, key: str, state: str | None, data: dict[str, Any]) -> None:
         """The record as read by the update's first statement (`start_update`)."""
@@ -49,6 +60,16 @@ class UpdateScope:
             if record.dirty:
                 await save_fsm(self.session, key=key, state=record.state, data=record.data)
                 record.dirty = False
+
+    async def write_committed(self) -> None:
+        """After the commit: the staged writes of `CommittedRedisStorage`. A failed write is
+        logged: the update is handled, and the customer's conversation stays one step behind."""
+        writes, self.committed_writes = self.committed_writes, {}
+        for key, write in writes.items():
+            try:
+                await write()
+            except Exception as exc:
+                log.error("conversation state %s not written to Redis: %s", key, exc)
 
 
 current_scope: ContextVar[UpdateScope | None] = ContextVar("claimdesk_update_scope", default=None)
@@ -123,6 +144,63 @@ class PostgresStorage(BaseStorage):
         return None
 
 
+class CommittedRedisStorage(BaseStorage):
+    """aiogram's RedisStorage, written after the update's transaction commits (see the module's
+    docstring). Within an update the record is read once and then kept in the scope, so the
+    handler reads its own writes."""
+
+    def __init__(self, inner: RedisStorage) -> None:
+        self.inner = inner
+        self.key_builder = inner.key_builder
+
+    async def _record(self, key: StorageKey) -> _Record | None:
+        scope = current_scope.get()
+        if scope is None:
+            return None
+        name = self.key_builder.build(key)
+        record = scope.records.get(name)
+        if record is None:
+            record = scope.records[name] = _Record(await self.inner.get_state(key), await self.inner.get_data(key))
+        return record
+
+    def _stage(self, key: StorageKey, record: _Record) -> None:
+        scope = current_scope.get()
+        assert scope is not None
+
+        async def write() -> None:
+            await self.inner.set_state(key, record.state)
+            await self.inner.set_data(key, record.data)
+
+        scope.committed_writes[self.key_builder.build(key)] = write
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        record = await self._record(key)
+        if record is None:
+            await self.inner.set_state(key, state)
+            return
+        record.state = _state_name(state)
+        self._stage(key, record)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        record = await self._record(key)
+        return record.state if record is not None else await self.inner.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        record = await self._record(key)
+        if record is None:
+            await self.inner.set_data(key, data)
+            return
+        record.data = copy.deepcopy(dict(data))
+        self._stage(key, record)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        record = await self._record(key)
+        return copy.deepcopy(record.data) if record is not None else await self.inner.get_data(key)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 def create_storage(
     redis_url: str | None, sessions: async_sessionmaker[AsyncSession]
 ) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -134,6 +212,6 @@ def create_storage(
     if redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        storage = RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True))
-        return storage, RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+        redis = RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True))
+        return CommittedRedisStorage(redis), RedisEventIsolation(redis.redis, key_builder=redis.key_builder)
     return PostgresStorage(sessions), SimpleEventIsolation()

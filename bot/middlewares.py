@@ -182,6 +182,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 data["session"] = session
                 result = await handler(update, data)
                 await scope.flush_fsm()
+            await scope.write_committed()
             await self._send_replies(update, scope)
             return result
         except DATABASE_ERRORS as exc:

@@ -3,8 +3,10 @@ window in Redis (the `limits` library over redis-py)."""
 
 from __future__ import annotations
 
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.fsm import UpdateScope, create_storage, current_scope
 from bot.sandbox import BotApiEmulator
 from shared.i18n import get_translator
 from shared.settings import get_settings
@@ -26,3 +28,57 @@ async def test_bot_runs_with_redis(emu: BotApiEmulator, db: async_sessionmaker[A
     assert greeting.buttons and greeting.buttons[0]["text"] == t("bot.menu.new")
     assert ack.text == t("bot.route.stored", number=claim.number)
     assert stored == 1
+
+
+async def test_wizard_state_in_redis_survives_a_restart(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], redis_url: str
+) -> None:
+    t = get_translator("ru")
+    settings = get_settings().model_copy(update={"redis_url": redis_url})
+    user = emu.user(7202, first_name="Пётр", language_code="ru")
+    async with running_bot(emu, db, settings=settings):
+        await user.send_text("/start")
+        (greeting,) = await user.wait_for_messages()
+        await user.press(greeting, text=t("bot.menu.new"))
+        (ask,) = await user.wait_for_messages()
+        assert ask.text == t("bot.intake.ask_description")
+        await user.send_text("Не работает пылесос")
+        (ask_files,) = await user.wait_for_messages()
+        assert ask_files.text == t("bot.intake.ask_files")
+    async with running_bot(emu, db, settings=settings):  # a new process: the state is in Redis
+        await user.press(ask_files, text=t("bot.intake.done"))
+        (ask_order,) = await user.wait_for_messages()
+    assert ask_order.text == t("bot.intake.ask_order")
+
+
+async def test_redis_state_is_written_only_after_the_commit(
+    db: async_sessionmaker[AsyncSession], redis_url: str
+) -> None:
+    """Within an update the storage keeps its writes in the update's scope: a rolled-back update
+    leaves Redis as it was (a redelivery finds the state it started from); a committed one
+    writes them, and the handler reads its own writes meanwhile."""
+    storage, _ = create_storage(redis_url, db)
+    key = StorageKey(bot_id=1, chat_id=7203, user_id=7203)
+    await storage.set_state(key, "Intake:description")  # outside an update: written at once
+    try:
+        async with db() as session:
+            for committed in (False, True):
+                scope = UpdateScope(session)
+                token = current_scope.set(scope)
+                try:
+                    await storage.set_state(key, "Intake:files")
+                    await storage.update_data(key, {"description": "Не работает"})
+                    assert await storage.get_state(key) == "Intake:files"
+                    assert await storage.get_data(key) == {"description": "Не работает"}
+                    if committed:
+                        await scope.write_committed()
+                finally:
+                    current_scope.reset(token)
+                if not committed:  # rolled back: nothing reached Redis
+                    assert await storage.get_state(key) == "Intake:description"
+                    assert await storage.get_data(key) == {}
+        assert await storage.get_state(key) == "Intake:files"
+        assert await storage.get_data(key) == {"description": "Не работает"}
+    finally:
+        await storage.set_state(key, None)
+        await storage.close()
