@@ -116,16 +116,22 @@ def _window(sample: list[float], p: float) -> Window | None:
     )
 
 
-async def _windows(session: AsyncSession, where) -> list[list[Window | None]]:
-    """Per measure, per quantile: the window of hours the query keeps for the total."""
+async def _windows(session: AsyncSession, where, by: By) -> tuple[list[list[Window | None]], int | None]:
+    """Per measure, per quantile: the window of hours the query keeps for the total; and the group
+    id splitting the sampled claims in halves (None: too few to bother)."""
     sample = Claim.__table__.tablesample(func.system(SAMPLE_PERCENT), name="claim_sample")
     adapted = ClauseAdapter(sample).traverse(where)
+    gid = sample.c[GROUPS[by][0].key]
     columns = [
         func.array_agg(aggregate_order_by(sample.c[h.key], sample.c[h.key])).filter(sample.c[h.key].is_not(None))
         for h in MEASURE_HOURS
     ]
-    row = (await session.execute(select(*columns).select_from(sample).where(adapted))).one()
-    return [[_window(values or [], p) for p in QUANTILES] for values in row]
+    split = func.percentile_disc(0.5).within_group(gid)
+    *hours, middle, sampled = (
+        await session.execute(select(*columns, split, func.count(gid)).select_from(sample).where(adapted))
+    ).one()
+    windows = [[_window(values or [], p) for p in QUANTILES] for values in hours]
+    return windows, (middle if sampled >= SAMPLE_MIN else None)
 
 
 def response_times_query(
@@ -133,14 +139,16 @@ def response_times_query(
     filters: ClaimFilters | None,
     tz: ZoneInfo,
     windows: list[list[Window | None]] | None = None,
+    split: int | None = None,
 ):
-    """Two GROUP BYs in one UNION ALL, one per measure (0: first response, 1: decision), each row
-    (group id, measure, claims, measured, [median, p90], within the SLA, overdue now, hours
-    measured, and per quantile: hours below its window, the hours inside it, sorted).
+    """Per group: (group id, claims) and per measure (0: first response, 1: decision) (measured,
+    [median, p90], within the SLA, overdue now, hours measured, and per quantile: hours below its
+    window, the hours inside it).
 
-    The percentile sorts of the two measures are independent: as two branches, PostgreSQL runs them
-    side by side (a Parallel Append), each reading the groups in group order from the per-group
-    covering index (no sort of the claims by group). `response_times_rows` joins the halves and
+    With `split` (a group id), the groups below it, from it on, and the claims without a group are
+    three branches of a UNION ALL: PostgreSQL runs them side by side (a Parallel Append), each
+    reading its share of the groups, in group order, from the per-group covering index (no sort of
+    the claims by group), so the claims are read once, by two processes. `response_times_rows`
     adds the total.
     """
     settings = get_settings()
@@ -166,32 +174,33 @@ def response_times_query(
             columns += [func.count().filter(below), func.array_agg(hours).filter(and_(*inside))]
         return columns
 
-    def branch(measure: int, measured, hours, within_sla, overdue):
-        return (
-            select(
-                gid.label("gid"),
-                literal(measure).label("measure"),
-                func.count().label("claims"),
-                func.count(measured).label("measured"),
-                # The stored date_part('epoch', ...) / 3600: double precision (extract() gives
-                # numeric since PostgreSQL 14, which sorts several times slower here).
-                func.percentile_cont(quantiles).within_group(hours).cast(ARRAY(Float)).label("quantiles"),
-                func.count().filter(within_sla).label("within_sla"),
-                overdue.label("overdue"),
-                func.count(hours).label("hours"),
-                *kept(hours, windows[measure]),
-            )
-            .where(where)
-            .group_by(gid)
-        )
+    def measure(index: int, measured, hours, within_sla, overdue):
+        return [
+            func.count(measured),
+            # The stored date_part('epoch', ...) / 3600: double precision (extract() gives
+            # numeric since PostgreSQL 14, which sorts several times slower here).
+            func.percentile_cont(quantiles).within_group(hours).cast(ARRAY(Float)),
+            func.count().filter(within_sla),
+            overdue,
+            func.count(hours),
+            *kept(hours, windows[index]),
+        ]
 
     deadline = func.coalesce(Claim.due_at, Claim.registered_at + resolution_sla)
     late = and_(Claim.status.in_([s.value for s in OPEN_STATUSES]), Claim.due_at < utcnow())
+    columns = [
+        gid,
+        func.count(),
+        *measure(0, Claim.first_response_at, Claim.first_response_hours,
+                 Claim.first_response_at <= Claim.registered_at + first_sla, cast(null(), BigInteger)),
+        *measure(1, Claim.resolved_at, Claim.resolution_hours, Claim.resolved_at <= deadline,
+                 func.count().filter(late)),
+    ]
+    columns = [column.label(f"c{i}") for i, column in enumerate(columns)]
+    if split is None:
+        return select(*columns).where(where).group_by(gid)
     return union_all(
-        branch(0, Claim.first_response_at, Claim.first_response_hours,
-               Claim.first_response_at <= Claim.registered_at + first_sla, cast(null(), BigInteger)),
-        branch(1, Claim.resolved_at, Claim.resolution_hours, Claim.resolved_at <= deadline,
-               func.count().filter(late)),
+        *(select(*columns).where(where, part).group_by(gid) for part in (gid < split, gid >= split, gid.is_(None)))
     )
 
 
@@ -210,47 +219,45 @@ def _percentile(n: int, p: float, below: int, inside: list[float]) -> float | No
     return low + (high - low) * (position - first)
 
 
+MEASURE_COLUMNS = 5 + 2 * len(QUANTILES)
+
+
 def response_times_rows(result) -> tuple[list[tuple], list[list[float | None] | None]]:
-    """The halves of `response_times_query` joined into one row per group and the total:
+    """The rows of `response_times_query`, one per group, and the total (grouping flag 1):
     (group id, grouping flag, claims, responded, first [median, p90], first within SLA, resolved,
     resolution [median, p90], resolved within SLA, overdue now); and per measure the total's
     [median, p90] (None: to be asked from PostgreSQL, `_fallback_totals`)."""
-    merged: dict[tuple, list] = {}
+    rows = []
     total = [None, 1, 0, 0, None, 0, 0, None, 0, 0]
-    hours = [0, 0]
+    hours = [0] * len(MEASURE_HOURS)
     kept: list[list[tuple[int, list[float]] | None]] = [[(0, []) for _ in QUANTILES] for _ in MEASURE_HOURS]
-    for gid, measure, claims, measured, quantiles, within_sla, overdue, measured_hours, *windows in result:
-        row = merged.setdefault((0, gid), [gid, 0, claims, 0, None, 0, 0, None, 0, 0])
-        if measure == 0:
-            row[3:6] = [measured, quantiles, within_sla]
-            total[2] += claims
-        else:
-            row[6:10] = [measured, quantiles, within_sla, overdue]
-        hours[measure] += measured_hours
-        for q in range(len(QUANTILES)):
-            below, inside = windows[2 * q], windows[2 * q + 1]
-            if kept[measure][q] is None or below is None:
-                kept[measure][q] = None
-            else:
-                kept[measure][q] = (kept[measure][q][0] + below, kept[measure][q][1] + list(inside or []))
-    for row in merged.values():
-        total[3] += row[3]
-        total[5] += row[5]
-        total[6] += row[6]
-        total[8] += row[8]
-        total[9] += row[9] or 0
+    for gid, claims, *values in result:
+        first = values[:MEASURE_COLUMNS]
+        second = values[MEASURE_COLUMNS:]
+        row = (gid, 0, claims, first[0], first[1], first[2], second[0], second[1], second[2], second[3])
+        rows.append(row)
+        for i in (2, 3, 5, 6, 8, 9):
+            total[i] += row[i] or 0
+        for m, measure in enumerate((first, second)):
+            hours[m] += measure[4]
+            for q in range(len(QUANTILES)):
+                below, inside = measure[5 + 2 * q], measure[6 + 2 * q]
+                if kept[m][q] is None or below is None:
+                    kept[m][q] = None
+                else:
+                    kept[m][q] = (kept[m][q][0] + below, kept[m][q][1] + list(inside or []))
     totals: list[list[float | None] | None] = []
-    for measure in range(len(MEASURE_HOURS)):
-        n = hours[measure]
+    for m in range(len(MEASURE_HOURS)):
+        n = hours[m]
         if n == 0:
             totals.append([None] * len(QUANTILES))
             continue
-        values = []
+        found = []
         for q, p in enumerate(QUANTILES):
-            window = kept[measure][q]
-            values.append(None if window is None else _percentile(n, p, window[0], sorted(window[1])))
-        totals.append(None if None in values else values)
-    return [tuple(row) for row in merged.values()] + [tuple(total)], totals
+            window = kept[m][q]
+            found.append(None if window is None else _percentile(n, p, window[0], sorted(window[1])))
+        totals.append(None if None in found else found)
+    return [*rows, tuple(total)], totals
 
 
 async def _fallback_totals(session: AsyncSession, where, measures: list[int]) -> dict[int, list[float] | None]:
@@ -295,9 +302,9 @@ async def response_times_report(
     # both branches costs more (~100-200 ms) than it saves on a million claims.
     await session.execute(text("SELECT set_config('jit', 'off', true)"))
     where = _where(params, filters, tz)
-    windows = await _windows(session, where)
+    windows, split = await _windows(session, where, params.by)
     result, totals = response_times_rows(
-        (await session.execute(response_times_query(params, filters, tz, windows))).all()
+        (await session.execute(response_times_query(params, filters, tz, windows, split))).all()
     )
     missed = [m for m, values in enumerate(totals) if values is None]
     if missed:

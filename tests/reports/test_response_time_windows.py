@@ -47,10 +47,9 @@ async def test_total_percentiles_are_percentile_cont_to_the_last_bit(db, monkeyp
             await session.execute(text(statement))
         await session.commit()
         where = response_times._where(params, None, MOSCOW)
-        windows_found = await response_times._windows(session, where)
-        _rows, totals = response_times.response_times_rows(
-            (await session.execute(response_times.response_times_query(params, None, MOSCOW, windows_found))).all()
-        )
+        windows_found, split = await response_times._windows(session, where, "department")
+        query = response_times.response_times_query(params, None, MOSCOW, windows_found, split)
+        _rows, totals = response_times.response_times_rows((await session.execute(query)).all())
         quantiles = array([0.5, 0.9])
         expected = (
             await session.execute(
