@@ -34,6 +34,9 @@ from shared.i18n import Translator
 from shared.interactions.service import TelegramRef
 from shared.settings import get_settings
 
+# What "other" means fits in a sentence or two; the claim's description carries the story.
+REMEDY_TEXT_LIMIT = 1000
+
 log = logging.getLogger(__name__)
 
 ORDER_LIMIT = 100
@@ -44,6 +47,7 @@ class Intake(StatesGroup):
     files = State()
     order = State()
     remedy = State()
+    remedy_other = State()  # "Other": what exactly the customer wants, in their words
     phone = State()
     summary = State()
 
@@ -129,14 +133,22 @@ async def _next(after: str, target: Message, state: FSMContext, customer: Custom
     await _ask(step, target, state, customer, t)
 
 
-def _summary(draft: dict[str, Any], customer: Customer, t: Translator) -> str:
+def _remedy_label(draft: dict[str, Any], t: Translator) -> str:
     remedy = draft.get("remedy")
+    if not remedy:
+        return "—"
+    if remedy == Remedy.OTHER and draft.get("remedy_text"):
+        return t("bot.intake.remedy_other_said", text=esc(draft["remedy_text"], 500))
+    return t(f"remedy.{remedy}")
+
+
+def _summary(draft: dict[str, Any], customer: Customer, t: Translator) -> str:
     lines = [
         t("bot.intake.summary_title"),
         t("bot.intake.summary_description", text=esc(draft.get("description"), 1500)),
         t("bot.intake.summary_files", count=len(draft.get("files") or [])),
         t("bot.intake.summary_order", order=esc(draft.get("order_ref")) or "—"),
-        t("bot.intake.summary_remedy", remedy=t(f"remedy.{remedy}") if remedy else "—"),
+        t("bot.intake.summary_remedy", remedy=_remedy_label(draft, t)),
         t("bot.intake.summary_phone", phone=esc(draft.get("phone") or customer.phone or "—")),
     ]
     return "\n".join(lines)
@@ -286,10 +298,29 @@ async def remedy_chosen(
     _later(query.answer())
     draft = await _draft(state)
     draft["remedy"] = remedy.value
+    draft.pop("remedy_text", None)
     await _save(state, draft)
     if isinstance(query.message, Message):
         _later(query.message.edit_reply_markup(reply_markup=None))
+        if remedy is Remedy.OTHER:
+            # No button says what "other" is: ask for it in words before going on.
+            await state.set_state(Intake.remedy_other)
+            _later(query.message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t)))
+            return
         await _next("remedy", query.message, state, customer, t)
+
+
+async def remedy_other_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    problem = _text_problem(message, t, limit=REMEDY_TEXT_LIMIT)
+    if problem:
+        _later(message.answer(problem))
+        _later(message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t)))
+        return
+    assert message.text is not None
+    draft = await _draft(state)
+    draft["remedy_text"] = message.text.strip()
+    await _save(state, draft)
+    await _next("remedy", message, state, customer, t)
 
 
 async def remedy_needs_button(message: Message, t: Translator) -> None:
@@ -367,6 +398,7 @@ async def submit(
             draft=IntakeDraft(
                 description=draft.get("description") or "",
                 remedy=Remedy(draft["remedy"]) if draft.get("remedy") else None,
+                remedy_text=draft.get("remedy_text"),
                 order_ref=draft.get("order_ref"),
                 phone=draft.get("phone"),
                 attachments=tuple(attachment_from_dict(f) for f in draft.get("files") or []),
@@ -404,6 +436,7 @@ def make_router() -> Router:
     c.register(order_skip, StateFilter(Intake.order), IntakeCb.filter(F.action == "skip"))
     c.register(remedy_chosen, StateFilter(Intake.remedy), IntakeCb.filter(F.action == "remedy"))
     m.register(remedy_needs_button, StateFilter(Intake.remedy))
+    m.register(remedy_other_step, StateFilter(Intake.remedy_other))
     m.register(phone_step, StateFilter(Intake.phone))
     m.register(summary_needs_button, StateFilter(Intake.summary))
     c.register(edit_pressed, StateFilter(Intake.summary), IntakeCb.filter(F.action == "edit"))

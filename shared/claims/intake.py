@@ -24,6 +24,7 @@ MAX_DESCRIPTION = 4096  # one Telegram message
 class IntakeDraft:
     description: str
     remedy: Remedy | None = None
+    remedy_text: str | None = None  # what "other" means, in the customer's words
     order_ref: str | None = None
     phone: str | None = None
     attachments: Sequence[AttachmentIn] = field(default_factory=tuple)
@@ -48,6 +49,7 @@ async def submit_intake(session: AsyncSession, *, customer_id: int, draft: Intak
             description=draft.description,
             channel=Channel.TELEGRAM,
             remedy=draft.remedy,
+            remedy_text=draft.remedy_text,
             order_ref=draft.order_ref,
         ),
         actor=actor,

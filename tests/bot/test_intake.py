@@ -239,3 +239,37 @@ async def test_command_menu_in_both_languages(emu: BotApiEmulator, db: async_ses
         t = get_translator(lang)
         assert emu.commands_for(lang) == [{"command": c, "description": t(f"bot.cmd.{c}")} for c in COMMANDS]
     assert [c["command"] for c in emu.commands_for("")] == list(COMMANDS)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_other_remedy_asks_what_exactly(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], lang: str
+) -> None:
+    t = get_translator(lang)
+    user = emu.user(5010 + LANGS.index(lang), first_name="Вера", language_code=lang)
+    wish = "<b>Заменить</b> на модель с таймером"
+    async with running_bot(emu, db):
+        await _open_wizard(user, t)
+        await user.send_text("Сломался чайник")
+        (ask_files,) = await user.wait_for_messages()
+        await user.press(ask_files, text=t("bot.intake.done"))
+        (ask_order,) = await user.wait_for_messages()
+        await user.press(ask_order, text=t("bot.intake.skip"))
+        (ask_remedy,) = await user.wait_for_messages()
+        await user.press(ask_remedy, text=t("remedy.other"))
+        (ask_other,) = await user.wait_for_messages()
+        assert ask_other.text == t("bot.intake.ask_remedy_other")
+        await user.send_text("x" * 1001)  # too long: said so, and asked again
+        too_long, again = await user.wait_for_messages(2)
+        assert too_long.text == t("bot.intake.too_long", limit=1000)
+        assert again.text == t("bot.intake.ask_remedy_other")
+        await user.send_text(wish)
+        (ask_phone,) = await user.wait_for_messages()
+        assert ask_phone.text == t("bot.intake.ask_phone")
+        await user.send_text("+7 900 111-22-33")
+        _, summary = await user.wait_for_messages(2)
+        assert wish in summary.text  # shown as the customer wrote it (escaped, not as markup)
+        await user.press(summary, text=t("bot.intake.submit"))
+        await user.wait_for_messages()
+        claims = await eventually(db, claims_of, lambda c: len(c) == 1)
+    assert claims[0].remedy == "other" and claims[0].remedy_text == wish
