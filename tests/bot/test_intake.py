@@ -140,12 +140,18 @@ async def test_deep_link_prefills_order_edit_and_known_phone(
         await user.press(ask_order, text=t("bot.intake.skip"))
         (ask_remedy,) = await user.wait_for_messages()
         await user.press(ask_remedy, text=t("remedy.other"))
+        (ask_other,) = await user.wait_for_messages()
+        assert ask_other.text == t("bot.intake.ask_remedy_other")
+        await user.send_text("A gift card")
         (summary,) = await user.wait_for_messages()
         assert summary.text.startswith(t("bot.intake.summary_title").replace("<b>", "").replace("</b>", ""))
         await user.press(summary, text=t("bot.intake.submit"))
         await user.wait_for_messages()
         claims = await eventually(db, claims_of, lambda c: len(c) == 2)
-    assert [(c.order_ref, c.remedy) for c in claims] == [("ORDER-43", "apology"), (None, "other")]
+    assert [(c.order_ref, c.remedy, c.remedy_text) for c in claims] == [
+        ("ORDER-43", "apology", None),
+        (None, "other", "A gift card"),
+    ]
     assert claims[0].description == "Курьер опоздал на 3 дня\nи нагрубил"
 
 
