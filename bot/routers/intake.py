@@ -1,5 +1,6 @@
 """File a claim, step by step: what happened (text and files) -> more files or Done -> order
-reference or Skip -> remedy (buttons) -> phone (shared contact or typed; skipped when known) ->
+reference or Skip -> remedy (buttons; "other" then asks what exactly, in words) -> phone (shared contact or
+typed; skipped when known) ->
 summary with Submit / Edit / Cancel. /cancel works at every step; bad input repeats the step.
 
 The draft lives in the FSM data (persistent storage), so a customer continues where they were
