@@ -264,17 +264,27 @@ async def files_done(query: CallbackQuery, state: FSMContext, customer: Customer
         await _next("files", query.message, state, customer, t)
 
 
-async def order_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
-    problem = _text_problem(message, t, ORDER_LIMIT)
+async def _text_answer(
+    message: Message, state: FSMContext, customer: Customer, t: Translator,
+    *, step: str, field: str, limit: int, ask: TelegramMethod[Any],
+) -> None:
+    """A step answered in words: a bad answer is explained and `ask` repeated; a good one is kept
+    in the draft's `field` and the wizard goes on after `step`."""
+    problem = _text_problem(message, t, limit)
     if problem:
         _later(message.answer(problem))
-        _later(message.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t)))
+        _later(ask)
         return
     assert message.text is not None
     draft = await _draft(state)
-    draft["order_ref"] = message.text.strip()
+    draft[field] = message.text.strip()
     await _save(state, draft)
-    await _next("order", message, state, customer, t)
+    await _next(step, message, state, customer, t)
+
+
+async def order_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
+    ask = message.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t))
+    await _text_answer(message, state, customer, t, step="order", field="order_ref", limit=ORDER_LIMIT, ask=ask)
 
 
 async def order_skip(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
@@ -312,16 +322,10 @@ async def remedy_chosen(
 
 
 async def remedy_other_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
-    problem = _text_problem(message, t, limit=REMEDY_TEXT_LIMIT)
-    if problem:
-        _later(message.answer(problem))
-        _later(message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t)))
-        return
-    assert message.text is not None
-    draft = await _draft(state)
-    draft["remedy_text"] = message.text.strip()
-    await _save(state, draft)
-    await _next("remedy", message, state, customer, t)
+    ask = message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t))
+    await _text_answer(
+        message, state, customer, t, step="remedy", field="remedy_text", limit=REMEDY_TEXT_LIMIT, ask=ask
+    )
 
 
 async def remedy_needs_button(message: Message, t: Translator) -> None:
