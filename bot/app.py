@@ -29,6 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm import PostgresStorage, create_storage
 from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
+from bot.plain_texts import (
+    HANDLE,
+    OFFERED,
+    PlainTextMiddleware,
+    PlainTexts,
+    plain_text_of_json,
+    plain_text_prefixes,
+)
 from bot.router_gates import gate_routers
 from bot.routers import ROUTERS, build_routers
 from shared.i18n import SUPPORTED, get_translator
@@ -40,6 +48,7 @@ log = logging.getLogger("claimdesk.bot")
 WEBHOOK_PATH = "/telegram/webhook"
 SANDBOX_TOKEN = "123456:SANDBOX"
 SANDBOX_PORT = 8090
+PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when plain texts take their path
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 
 
@@ -93,6 +102,18 @@ def create_dispatcher(
         context = fsm.resolve_event_context(bot, data)
         return storage.key_builder.build(context.key) if context is not None else None
 
+    replies = dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
+    dp.include_routers(*build_routers(routers))
+    # A known customer's plain text outside any wizard: one statement instead of the routers'
+    # transaction (bot.plain_texts); possible when the FSM is in PostgreSQL and the routers let
+    # such a text reach only the catch-all.
+    prefixes = plain_text_prefixes(dp) if isinstance(storage, PostgresStorage) else None
+    if isinstance(storage, PostgresStorage) and prefixes is not None:
+        texts = dp[PLAIN_TEXTS] = PlainTexts(
+            sessions, storage, isolation, replies, prefixes=prefixes, pool_size=database_concurrency()
+        )
+        dp.update.outer_middleware(PlainTextMiddleware(texts))
+        dp.shutdown.register(texts.close)
     dp.update.outer_middleware(
         UpdateTransactionMiddleware(
             sessions, isolation, webhook=webhook, default_language=settings.default_language, fsm_key=fsm_key
@@ -100,8 +121,6 @@ def create_dispatcher(
     )
     dp.update.outer_middleware(fsm)
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))
-    dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
-    dp.include_routers(*build_routers(routers))
     gate_routers(dp)
     run_sync_filters_inline(dp)
     return dp
@@ -140,12 +159,28 @@ class CommittedRequestHandler(SimpleRequestHandler):
         super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token, **data)
 
     async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})
+        raw = await request.json(loads=bot.session.json_loads)
+        texts: PlainTexts | None = self.dispatcher.get(PLAIN_TEXTS)
+        offered = False
+        if texts is not None and (text := plain_text_of_json(raw, texts.prefixes)) is not None:
+            # The most frequent update, before aiogram parses it (bot.plain_texts).
+            offered = True
+            try:
+                result: Any = await texts.handle(bot, text)
+            except Exception:
+                log.exception("update %s failed; not acknowledged, Telegram will deliver it again", text.update_id)
+                return web.Response(status=500, text="update not processed")
+            if result is not HANDLE:
+                return self._reply(bot, result)
+        update = Update.model_validate(raw, context={"bot": bot})
         try:
-            result = await self.dispatcher.feed_update(bot, update, **self.data)
+            result = await self.dispatcher.feed_update(bot, update, **self.data, **{OFFERED: offered})
         except Exception:
             log.exception("update %s failed; not acknowledged, Telegram will deliver it again", update.update_id)
             return web.Response(status=500, text="update not processed")
+        return self._reply(bot, result)
+
+    def _reply(self, bot: Bot, result: Any) -> web.Response:
         method = result if isinstance(result, TelegramMethod) else None
         if method is not None and (body := self._json_reply(bot, method)) is not None:
             return web.Response(body=body, content_type="application/json")

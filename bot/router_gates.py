@@ -73,7 +73,7 @@ def _states_of(state_filter: StateFilter | State) -> set[str | None] | None:
     return allowed
 
 
-def _observer_gate(observer: TelegramEventObserver) -> _Gate | None:
+def observer_gate(observer: TelegramEventObserver) -> _Gate | None:
     if len(observer.outer_middleware) or observer._handler.filters:
         return None
     prefixes: set[str] = set()
@@ -99,7 +99,7 @@ def gate_routers(root: Router) -> None:
     """Give every router under `root` (itself included) the gates its observers allow. Call it
     once the routers are included and before `run_sync_filters_inline` wraps the filters."""
     for router in root.chain_tail:
-        gates = {name: gate for name, observer in router.observers.items() if (gate := _observer_gate(observer))}
+        gates = {name: gate for name, observer in router.observers.items() if (gate := observer_gate(observer))}
         if gates:
             _install(router, gates)
 

@@ -11,11 +11,12 @@ transaction committed (in webhook mode inside the webhook response).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from shared.customers.models import Customer
 from shared.errors import Conflict, NotFound
 from shared.i18n import Translator
 from shared.interactions.routing import (
+    StoredText,
     attach_to_claim,
     open_claims,
     record_edit,
@@ -52,17 +54,18 @@ async def any_message(
     chosen = (await state.get_data()).get("writing_claim_id")
     if not content.attachments:
         # The common case, in one statement: route, store, audit (shared.interactions.routing).
+        # (Outside a wizard, a known customer's plain text does not even get here: it takes the
+        # same statement from `bot.plain_texts`.)
         stored = await store_inbound_text(
             session, customer_id=customer.id, chosen_claim_id=chosen, text=content.text, telegram=telegram_ref(message)
         )
         if not stored.created:
             return None  # the same message again (redelivered): stored once, answered once
-        if stored.claim_number is not None:
-            return await _stored(message, t, replies, stored.claim_number)
-        if stored.ambiguous:
-            choices = await open_claims(session, customer_id=customer.id)
-            return await _ask_which(message, t, replies, choices, stored.interaction_id)
-        return await _no_claim(message, t, replies)
+
+        async def choices() -> Sequence[Claim]:
+            return await open_claims(session, customer_id=customer.id)
+
+        return await acknowledge(t, replies, stored, message.chat.id, choices, message.answer)
     route = await route_inbound(session, customer_id=customer.id, chosen_claim_id=chosen)
     interaction, created = await store_inbound(
         session,
@@ -74,30 +77,39 @@ async def any_message(
     )
     if not created:
         return None
-    if route.claim is not None:
-        return await _stored(message, t, replies, route.claim.number)
-    if route.ambiguous:
-        return await _ask_which(message, t, replies, route.choices, interaction.id)
-    return await _no_claim(message, t, replies)
+    stored = StoredText(
+        interaction.id, route.claim.id if route.claim else None, route.claim.number if route.claim else None,
+        len(route.choices),
+    )
+
+    async def known_choices() -> Sequence[Claim]:
+        return route.choices
+
+    return await acknowledge(t, replies, stored, message.chat.id, known_choices, message.answer)
 
 
-async def _stored(message: Message, t: Translator, replies: ReplyThrottle, number: str) -> Any:
-    if await replies.allow(message.chat.id):
-        return message.answer(t("bot.route.stored", number=esc(number)))
-    return None
-
-
-async def _ask_which(
-    message: Message, t: Translator, replies: ReplyThrottle, choices: Sequence[Claim], interaction_id: int | None
-) -> Any:
-    if interaction_id is not None and await replies.allow(message.chat.id, "ask"):
-        return message.answer(t("bot.route.which"), reply_markup=keyboards.pick_claim(t, choices, interaction_id))
-    return None
-
-
-async def _no_claim(message: Message, t: Translator, replies: ReplyThrottle) -> Any:
-    if await replies.allow(message.chat.id):
-        return message.answer(t("bot.route.no_claim"), reply_markup=keyboards.file_claim(t))
+async def acknowledge(
+    t: Translator,
+    replies: ReplyThrottle,
+    stored: StoredText,
+    chat_id: int,
+    choices: Callable[[], Awaitable[Sequence[Claim]]],
+    answer: Callable[..., SendMessage],
+) -> SendMessage | None:
+    """The reply to a stored message (throttled per chat): the claim it went to, the question
+    "which claim?" (buttons from `choices`), or the offer to file a claim. `answer(text=...,
+    reply_markup=...)` makes the message (`Message.answer`, or a SendMessage to the chat)."""
+    if stored.claim_number is not None:
+        if await replies.allow(chat_id):
+            return answer(text=t("bot.route.stored", number=esc(stored.claim_number)))
+        return None
+    if stored.ambiguous:
+        if stored.interaction_id is not None and await replies.allow(chat_id, "ask"):
+            keyboard = keyboards.pick_claim(t, await choices(), stored.interaction_id)
+            return answer(text=t("bot.route.which"), reply_markup=keyboard)
+        return None
+    if await replies.allow(chat_id):
+        return answer(text=t("bot.route.no_claim"), reply_markup=keyboards.file_claim(t))
     return None
 
 

@@ -33,7 +33,7 @@ class Interaction(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Nullable: a message from a customer with no claim is still kept.
-    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claim.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claim.id"))  # indexed with occurred_at
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     direction: Mapped[str] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(16))

@@ -9,7 +9,6 @@ Nothing a customer sends is dropped, and a redelivered message is stored once
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -82,52 +81,14 @@ class StoredText:
         return self.claim_id is None and self.open_claims > 1
 
 
-def _sql_literal(value: str) -> str:
-    # Only our own enum values go into the SQL text (checked to be plain words).
-    assert re.fullmatch(r"[a-z_]+", value), value
-    return f"'{value}'"
-
-
 # `route_inbound` + `store_inbound` for a plain text, in one round trip: every customer message
 # that is not a command or a wizard answer takes this path (bench/bot_ingest.py). The same rule,
 # the same rows (interaction, and its `interaction_added` event written as `log_interaction`
-# writes it) and the same redelivery guard (the unique Telegram key: nothing is written twice).
-# It runs on the driver connection of the session's transaction: SQLAlchemy's statement
-# machinery cost more CPU than the statement itself on this path.
-_STORE_TEXT = f"""
-    WITH chosen AS (
-        SELECT id, number FROM claim
-        WHERE id = $1 AND customer_id = $2 AND status <> {_sql_literal(ClaimStatus.CLOSED.value)}
-    ), open AS (
-        SELECT id, number FROM claim
-        WHERE customer_id = $2 AND status IN ({", ".join(_sql_literal(s.value) for s in OPEN_STATUSES)})
-        ORDER BY registered_at DESC, id DESC
-        LIMIT 2
-    ), target AS (
-        SELECT id, number FROM chosen
-        UNION ALL
-        SELECT id, number FROM open
-        WHERE NOT EXISTS (SELECT FROM chosen) AND (SELECT count(*) FROM open) = 1
-    ), ins AS (
-        INSERT INTO interaction
-            (claim_id, customer_id, direction, channel, text, occurred_at,
-             tg_chat_id, tg_message_id, tg_edit_date, tg_media_group_id)
-        VALUES ((SELECT id FROM target), $2, {_sql_literal(Direction.INBOUND.value)},
-                {_sql_literal(InteractionChannel.TELEGRAM.value)}, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT ON CONSTRAINT uq_interaction_tg_message DO NOTHING
-        RETURNING id, claim_id
-    ), event AS (
-        INSERT INTO claim_event (claim_id, actor_kind, actor_customer_id, kind, after, at)
-        SELECT claim_id, {_sql_literal(Actor.customer(0).kind.value)}, $2, 'interaction_added',
-               jsonb_build_object('interaction_id', id, 'direction', {_sql_literal(Direction.INBOUND.value)},
-                                  'channel', {_sql_literal(InteractionChannel.TELEGRAM.value)}, 'attachments', 0),
-               $4
-        FROM ins WHERE claim_id IS NOT NULL
-    )
-    SELECT ins.id, ins.claim_id, (SELECT number FROM target) AS number,
-           (SELECT count(*) FROM open) AS open_claims
-    FROM ins
-"""
+# writes it) and the same redelivery guard (the unique Telegram key: nothing is written twice),
+# in the `store_inbound_text` function (migration 0006), which the bot's one-call path for plain
+# texts (`bot_store_plain_text`) runs too. It runs on the driver connection of the session's
+# transaction: SQLAlchemy's statement machinery cost more CPU than the statement itself here.
+_STORE_TEXT = "SELECT * FROM store_inbound_text($1, $2, $3, $4, $5, $6, $7, $8)"
 
 
 async def store_inbound_text(
@@ -158,7 +119,7 @@ async def store_inbound_text(
     )
     if row is None:
         return StoredText(None, None, None, 0)
-    return StoredText(row["id"], row["claim_id"], row["number"], int(row["open_claims"]))
+    return StoredText(row["interaction_id"], row["claim_id"], row["number"], int(row["open_claims"]))
 
 
 async def store_inbound(

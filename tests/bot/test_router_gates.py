@@ -13,7 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from bot.app import run_sync_filters_inline
-from bot.router_gates import _observer_gate, gate_routers
+from bot.router_gates import observer_gate, gate_routers
 
 TOKEN = "42:GATES"
 
@@ -119,14 +119,14 @@ def test_which_observers_are_gated() -> None:
     dp = Dispatcher()
     commands, wizard, other, nested, anything, last = _routers([])
     dp.include_routers(commands, wizard, other, nested, anything, last)
-    assert _observer_gate(dp.message) is not None  # no handlers: nothing to offer
-    gate = _observer_gate(wizard.message)
+    assert observer_gate(dp.message) is not None  # no handlers: nothing to offer
+    gate = observer_gate(wizard.message)
     assert gate is not None and gate.prefixes == "/" and gate.states == {Form.first.state, Form.second.state}
-    assert _observer_gate(commands.message) is not None and _observer_gate(commands.message).prefixes == "!/"
-    assert _observer_gate(other.message).states == {Other.only.state, "Raw:name", None}
-    assert _observer_gate(anything.message) is None  # "*": any state
-    assert _observer_gate(last.message) is None  # a catch-all
+    assert observer_gate(commands.message) is not None and observer_gate(commands.message).prefixes == "!/"
+    assert observer_gate(other.message).states == {Other.only.state, "Raw:name", None}
+    assert observer_gate(anything.message) is None  # "*": any state
+    assert observer_gate(last.message) is None  # a catch-all
     guarded = Router()
     guarded.message.register(lambda: None, Command("x"))
     guarded.message.outer_middleware(lambda handler, event, data: handler(event, data))
-    assert _observer_gate(guarded.message) is None  # the middleware runs for every update
+    assert observer_gate(guarded.message) is None  # the middleware runs for every update
