@@ -74,9 +74,14 @@ def plain_text_of(update: Update, context: EventContext | None, prefixes: str) -
         message.text is None
         or message.chat.type != "private"
         or user.is_bot
-        # aiogram's FSM key would carry these: the statement reads the plain (chat, user) record.
+        # The FSM key or the reply (`Message.answer`) would carry these; the statement reads the
+        # plain (chat, user) record and the reply goes to the chat.
         or context.thread_id is not None
         or context.business_connection_id is not None
+        or message.message_thread_id is not None
+        or message.is_topic_message
+        or message.business_connection_id is not None
+        or message.sender_chat is not None
     ):
         return None
     text = PlainText(update.update_id, context.chat_id, user.id, user.username, message.message_id, message.text)
