@@ -13,7 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import Update
 
 from bot.app import run_sync_filters_inline
-from bot.router_gates import observer_gate, gate_routers
+from bot.router_gates import gate_routers, observer_gate
 
 TOKEN = "42:GATES"
 
