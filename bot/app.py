@@ -27,7 +27,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.fsm import PostgresStorage, create_storage
+from bot.fsm import CommittedRedisStorage, PostgresStorage, create_storage
 from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
 from bot.plain_texts import (
     HANDLE,
@@ -105,10 +105,9 @@ def create_dispatcher(
     replies = dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
     dp.include_routers(*build_routers(routers))
     # A known customer's plain text outside any wizard: one statement instead of the routers'
-    # transaction (bot.plain_texts); possible when the FSM is in PostgreSQL and the routers let
-    # such a text reach only the catch-all.
-    prefixes = plain_text_prefixes(dp) if isinstance(storage, PostgresStorage) else None
-    if isinstance(storage, PostgresStorage) and prefixes is not None:
+    # transaction (bot.plain_texts), when the routers let such a text reach only the catch-all.
+    prefixes = plain_text_prefixes(dp)
+    if isinstance(storage, PostgresStorage | CommittedRedisStorage) and prefixes is not None:
         texts = dp[PLAIN_TEXTS] = PlainTexts(
             sessions, storage, isolation, replies, prefixes=prefixes, pool_size=database_concurrency()
         )

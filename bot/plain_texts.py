@@ -15,8 +15,8 @@ when the database fails (the routers' path then tells the customer to try again)
 
 What makes a text "plain" is checked against the routers when the dispatcher is built
 (`plain_text_prefixes`): every message handler but the catch-all must need a command or a wizard
-state (the router gates' rule); otherwise this path is off. It is also off with the FSM in Redis
-(the state is not in the database the statement reads).
+state (the router gates' rule); otherwise this path is off. With the FSM in Redis the state is
+read from there first, under the same per-chat lock the routers' path holds.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.fsm import PostgresStorage
+from bot.fsm import CommittedRedisStorage, PostgresStorage
 from bot.middlewares import DATABASE_ERRORS, ReplyThrottle
 from bot.router_gates import observer_gate
 from bot.routers.messages import acknowledge, any_message
@@ -49,7 +49,7 @@ from shared.interactions.service import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
-_STORE = "SELECT * FROM bot_store_plain_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+_STORE = "SELECT * FROM bot_store_plain_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ class PlainTexts:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        storage: PostgresStorage,
+        storage: PostgresStorage | CommittedRedisStorage,
         isolation: BaseEventIsolation,
         replies: ReplyThrottle,
         *,
@@ -194,15 +194,15 @@ class PlainTexts:
         """Store `text` and return the reply to send once that committed (None: no reply), or
         HANDLE when it is not a plain text after all (then nothing was written)."""
         key = StorageKey(bot_id=bot.id, chat_id=text.chat_id, user_id=text.user_id)
-        # The transaction middleware's in-process lock, under the same key: one update of a chat
-        # at a time in this process, whichever path it takes.
+        # The transaction middleware's lock, under the same key: one update of a chat at a time
+        # (in this process; across processes with Redis), whichever path it takes.
         async with self.isolation.lock(key):
             try:
-                row = await self._store(text, self.storage.key_builder.build(key))
+                row = await self._store(text, key)
             except DATABASE_ERRORS as exc:
                 log.warning("update %s: plain text not stored directly (%s); via the routers", text.update_id, exc)
                 return HANDLE
-        if row["outcome"] == "handle":
+        if row is None or row["outcome"] == "handle":
             return HANDLE
         if row["outcome"] == "duplicate":
             log.info("update %s was handled before; skipped", text.update_id)
@@ -219,7 +219,19 @@ class PlainTexts:
 
         return await acknowledge(get_translator(row["language"]), self.replies, stored, text.chat_id, choices, answer)
 
-    async def _store(self, text: PlainText, fsm_key: str) -> asyncpg.Record:
+    async def _store(self, text: PlainText, key: StorageKey) -> asyncpg.Record | None:
+        """The statement's row; None when the FSM, kept outside the database, is in a wizard."""
+        fsm_key: str | None = None
+        chosen: Any = None
+        if isinstance(self.storage, PostgresStorage):
+            fsm_key = self.storage.key_builder.build(key)  # the statement reads the record
+        else:
+            # Read here, under the lock the storage's own writes happen in.
+            if await self.storage.inner.get_state(key) is not None:
+                return None
+            chosen = (await self.storage.inner.get_data(key)).get("writing_claim_id")
+            if chosen is not None and not (type(chosen) is int and 0 < chosen < 1 << 63):
+                return None
         pool = self._pool or await self._open()
         return await pool.fetchrow(
             _STORE,
@@ -230,6 +242,7 @@ class PlainTexts:
             text.chat_id,
             text.username,
             fsm_key,
+            chosen,
             text.message_id,
             text.text,
             utcnow(),

@@ -8,7 +8,8 @@ index written per stored message:
   is written once).
 - `bot_store_plain_text`: everything a plain text outside any wizard needs, in one call and one
   implicit transaction: the chat's advisory lock, the customer (unchanged since last time), the
-  FSM record (no state), the update id recorded, then `store_inbound_text`. When any of its
+  FSM record (no state; the caller reads it when it lives in Redis), the update id recorded,
+  then `store_inbound_text`. When any of its
   conditions does not hold it writes nothing and says so ('handle'): the update then goes
   through aiogram's routers as before (`bot.plain_texts`).
 - `ix_interaction_claim_id` is dropped: `ix_interaction_claim_occurred` (claim_id, occurred_at)
@@ -78,8 +79,8 @@ $$
 BOT_STORE_PLAIN_TEXT = """
 CREATE FUNCTION bot_store_plain_text(
     p_lock_class integer, p_lock_key integer, p_update_id bigint, p_telegram_user_id bigint,
-    p_chat_id bigint, p_username varchar, p_fsm_key varchar, p_message_id bigint, p_text text,
-    p_now timestamptz
+    p_chat_id bigint, p_username varchar, p_fsm_key varchar, p_chosen_claim_id bigint,
+    p_message_id bigint, p_text text, p_now timestamptz
 ) RETURNS TABLE (
     outcome text, customer_id bigint, language varchar,
     interaction_id bigint, claim_id bigint, number varchar, open_claims bigint
@@ -90,6 +91,7 @@ DECLARE
     v_state varchar;
     v_data jsonb;
     v_chosen jsonb;
+    v_chosen_id bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_key);
     SELECT * INTO v_customer FROM customer AS c WHERE c.telegram_user_id = p_telegram_user_id;
@@ -100,14 +102,21 @@ BEGIN
                             NULL::varchar, NULL::bigint;
         RETURN;
     END IF;
-    SELECT f.state, f.data INTO v_state, v_data FROM bot_fsm_record AS f WHERE f.key = p_fsm_key;
-    v_chosen := v_data -> 'writing_claim_id';
-    -- In a wizard the text is an answer; an unexpected record is left to the routers too.
-    IF v_state IS NOT NULL OR (v_chosen IS NOT NULL AND jsonb_typeof(v_chosen) <> 'null'
-            AND NOT (jsonb_typeof(v_chosen) = 'number' AND v_chosen::text ~ '^[0-9]{1,18}$')) THEN
-        RETURN QUERY SELECT 'handle'::text, NULL::bigint, NULL::varchar, NULL::bigint, NULL::bigint,
-                            NULL::varchar, NULL::bigint;
-        RETURN;
+    -- p_fsm_key NULL: the FSM lives elsewhere (Redis); the caller read it, found no state, and
+    -- passes the claim chosen with "Write about this claim".
+    IF p_fsm_key IS NOT NULL THEN
+        SELECT f.state, f.data INTO v_state, v_data FROM bot_fsm_record AS f WHERE f.key = p_fsm_key;
+        v_chosen := v_data -> 'writing_claim_id';
+        -- In a wizard the text is an answer; an unexpected record is left to the routers too.
+        IF v_state IS NOT NULL OR (v_chosen IS NOT NULL AND jsonb_typeof(v_chosen) <> 'null'
+                AND NOT (jsonb_typeof(v_chosen) = 'number' AND v_chosen::text ~ '^[0-9]{1,18}$')) THEN
+            RETURN QUERY SELECT 'handle'::text, NULL::bigint, NULL::varchar, NULL::bigint, NULL::bigint,
+                                NULL::varchar, NULL::bigint;
+            RETURN;
+        END IF;
+        v_chosen_id := CASE WHEN jsonb_typeof(v_chosen) = 'number' THEN v_chosen::text::bigint END;
+    ELSE
+        v_chosen_id := p_chosen_claim_id;
     END IF;
     INSERT INTO bot_processed_update (update_id) VALUES (p_update_id) ON CONFLICT (update_id) DO NOTHING;
     IF NOT FOUND THEN
@@ -118,10 +127,7 @@ BEGIN
     RETURN QUERY
         SELECT 'stored'::text, v_customer.id, v_customer.language, s.interaction_id, s.claim_id,
                s.number, s.open_claims
-        FROM store_inbound_text(
-            CASE WHEN jsonb_typeof(v_chosen) = 'number' THEN v_chosen::text::bigint END,
-            v_customer.id, p_text, p_now, p_chat_id, p_message_id, 0, NULL
-        ) AS s;
+        FROM store_inbound_text(v_chosen_id, v_customer.id, p_text, p_now, p_chat_id, p_message_id, 0, NULL) AS s;
     IF NOT FOUND THEN  -- the same Telegram message stored before under another update id
         RETURN QUERY SELECT 'duplicate'::text, v_customer.id, v_customer.language, NULL::bigint,
                             NULL::bigint, NULL::varchar, NULL::bigint;
@@ -140,7 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_index("ix_interaction_claim_id", "interaction", ["claim_id"], unique=False)
     op.execute(
-        "DROP FUNCTION bot_store_plain_text(integer, integer, bigint, bigint, bigint, varchar, varchar, "
+        "DROP FUNCTION bot_store_plain_text(integer, integer, bigint, bigint, bigint, varchar, varchar, bigint, "
         "bigint, text, timestamptz)"
     )
     op.execute("DROP FUNCTION store_inbound_text(bigint, bigint, text, timestamptz, bigint, bigint, bigint, varchar)")
