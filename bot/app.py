@@ -108,8 +108,10 @@ def create_dispatcher(
     # transaction (bot.plain_texts), when the routers let such a text reach only the catch-all.
     prefixes = plain_text_prefixes(dp)
     if isinstance(storage, PostgresStorage | CommittedRedisStorage) and prefixes is not None:
+        # A fifth of the updates in flight as statements at once (2 by default): the others'
+        # texts wait for the next one and share its commit.
         texts = dp[PLAIN_TEXTS] = PlainTexts(
-            sessions, storage, isolation, replies, prefixes=prefixes, pool_size=database_concurrency()
+            sessions, storage, isolation, replies, prefixes=prefixes, statements=max(2, database_concurrency() // 5)
         )
         dp.update.outer_middleware(PlainTextMiddleware(texts))
         dp.shutdown.register(texts.close)

@@ -49,7 +49,20 @@ from shared.interactions.service import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
-_STORE = "SELECT * FROM bot_store_plain_text($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+# One call of `bot_store_plain_text` per text, in the order given (lock-key order), in one
+# statement and so one transaction; `position` maps each row back to its text.
+_STORE = """
+    SELECT t.position, r.*
+    FROM unnest($2::integer[], $3::bigint[], $4::bigint[], $5::bigint[], $6::varchar[], $7::varchar[],
+                $8::bigint[], $9::bigint[], $10::text[])
+         WITH ORDINALITY AS t(lock_key, update_id, user_id, chat_id, username, fsm_key, chosen, message_id,
+                              text, position)
+    CROSS JOIN LATERAL bot_store_plain_text(
+        $1, t.lock_key, t.update_id, t.user_id, t.chat_id, t.username, t.fsm_key, t.chosen, t.message_id,
+        t.text, $11
+    ) AS r
+    ORDER BY t.position
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +177,32 @@ HANDLE = Handle()
 OFFERED = "claimdesk_plain_text_offered"
 
 
+@dataclass(slots=True)
+class _Waiting:
+    text: PlainText
+    fsm_key: str | None
+    chosen: int | None
+    done: asyncio.Future[asyncpg.Record]
+
+
 class PlainTexts:
-    """Stores plain texts in one statement each (see the module's docstring), on its own small
-    asyncpg pool: SQLAlchemy's checkout and return of a connection cost more CPU than the
-    statement's own round trip."""
+    """Stores plain texts (see the module's docstring), the texts of several chats together.
+
+    At most `statements` statements run at once, on a small asyncpg pool of their own (SQLAlchemy's
+    checkout and return of a connection cost more CPU than the statement's round trip). Texts that
+    arrive while those run wait here and go together into the next one: one statement calls
+    `bot_store_plain_text` for each of them, in one transaction, so a burst costs PostgreSQL one
+    commit (one WAL flush) and the bot one round trip. Alone, a text goes at once. PostgreSQL runs
+    a statement on one core: more of them at once than it has cores would only queue there, and
+    there they could not share a commit.
+
+    Each text still has its own chat's lock, checks and outcome. The chats are locked in the order
+    of their lock keys, as in any other batch, so two batches (of two bot processes) never wait for
+    each other in a circle. If the statement fails, every text in it is handed to the routers,
+    which store or refuse each on its own.
+    """
+
+    MAX_BATCH = 100
 
     def __init__(
         self,
@@ -177,25 +212,28 @@ class PlainTexts:
         replies: ReplyThrottle,
         *,
         prefixes: str,
-        pool_size: int,
+        statements: int = 2,
     ) -> None:
         self.sessions = sessions
         self.storage = storage
         self.isolation = isolation
         self.replies = replies
         self.prefixes = prefixes
-        self.pool_size = pool_size
+        self.statements = statements
         engine = cast(AsyncEngine, sessions.kw["bind"])
         self.dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._waiting: list[_Waiting] = []
+        self._running: set[asyncio.Task[None]] = set()
 
     async def handle(self, bot: Bot, text: PlainText) -> SendMessage | Handle | None:
         """Store `text` and return the reply to send once that committed (None: no reply), or
         HANDLE when it is not a plain text after all (then nothing was written)."""
         key = StorageKey(bot_id=bot.id, chat_id=text.chat_id, user_id=text.user_id)
         # The transaction middleware's lock, under the same key: one update of a chat at a time
-        # (in this process; across processes with Redis), whichever path it takes.
+        # (in this process; across processes with Redis), whichever path it takes. So a chat
+        # appears at most once in a statement.
         async with self.isolation.lock(key):
             try:
                 row = await self._store(text, key)
@@ -220,11 +258,12 @@ class PlainTexts:
         return await acknowledge(get_translator(row["language"]), self.replies, stored, text.chat_id, choices, answer)
 
     async def _store(self, text: PlainText, key: StorageKey) -> asyncpg.Record | None:
-        """The statement's row; None when the FSM, kept outside the database, is in a wizard."""
+        """The function's row for `text`; None when the FSM, kept outside the database, is in a
+        wizard."""
         fsm_key: str | None = None
         chosen: Any = None
         if isinstance(self.storage, PostgresStorage):
-            fsm_key = self.storage.key_builder.build(key)  # the statement reads the record
+            fsm_key = self.storage.key_builder.build(key)  # the function reads the record
         else:
             # Read here, under the lock the storage's own writes happen in.
             if await self.storage.inner.get_state(key) is not None:
@@ -232,21 +271,52 @@ class PlainTexts:
             chosen = (await self.storage.inner.get_data(key)).get("writing_claim_id")
             if chosen is not None and not (type(chosen) is int and 0 < chosen < 1 << 63):
                 return None
-        pool = self._pool or await self._open()
-        return await pool.fetchrow(
-            _STORE,
-            CHAT_LOCK_CLASS,
-            chat_lock_key(text.chat_id),
-            text.update_id,
-            text.user_id,
-            text.chat_id,
-            text.username,
-            fsm_key,
-            chosen,
-            text.message_id,
-            text.text,
-            utcnow(),
-        )
+        waiting = _Waiting(text, fsm_key, chosen, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        self._start()
+        return await waiting.done
+
+    def _start(self) -> None:
+        while self._waiting and len(self._running) < self.statements:
+            batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+            task = asyncio.create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._start()
+
+    async def _run(self, batch: list[_Waiting]) -> None:
+        batch.sort(key=lambda w: (chat_lock_key(w.text.chat_id), w.text.chat_id))
+        try:
+            pool = self._pool or await self._open()
+            rows = await pool.fetch(
+                _STORE,
+                CHAT_LOCK_CLASS,
+                [chat_lock_key(w.text.chat_id) for w in batch],
+                [w.text.update_id for w in batch],
+                [w.text.user_id for w in batch],
+                [w.text.chat_id for w in batch],
+                [w.text.username for w in batch],
+                [w.fsm_key for w in batch],
+                [w.chosen for w in batch],
+                [w.text.message_id for w in batch],
+                [w.text.text for w in batch],
+                utcnow(),
+            )
+            if len(rows) != len(batch):
+                raise RuntimeError(f"bot_store_plain_text: {len(rows)} rows for {len(batch)} texts")
+        except BaseException as exc:
+            for waiting in batch:
+                if not waiting.done.done():
+                    waiting.done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for waiting, row in zip(batch, sorted(rows, key=lambda r: r["position"]), strict=True):
+            if not waiting.done.done():  # its update may have been cancelled meanwhile
+                waiting.done.set_result(row)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
@@ -254,8 +324,8 @@ class PlainTexts:
                 self._pool = await asyncpg.create_pool(
                     self.dsn,
                     min_size=0,
-                    max_size=self.pool_size,
-                    # Nothing to reset: the statement is its own transaction and its lock is
+                    max_size=self.statements,
+                    # Nothing to reset: the statement is its own transaction and its locks are
                     # transaction-scoped (asyncpg's default reset is one more round trip).
                     reset=_no_reset,
                     server_settings={"jit": "off"},

@@ -194,3 +194,39 @@ async def test_plain_texts_are_stored_directly_and_everything_else_through_the_r
     assert first.text == second.text == t("bot.route.stored", number=claim.number)
     assert asked.text == t("bot.intake.ask_files")
     assert (stored, events, username) == (3, 3, "ada")
+
+
+async def test_texts_of_many_chats_share_statements_and_fall_back_together(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Texts that arrive while the statements run go together into the next one; when a statement
+    fails, each of its texts goes through the routers on its own (stored once all the same)."""
+    t = get_translator("ru")
+    users = [emu.user(7400 + i, first_name=f"U{i}", language_code="ru") for i in range(30)]
+    claims = {user.id: (await seed(db, user.id))[1][0] for user in users}
+    async with running_bot(emu, db, webhook=True) as running:
+        texts = running.dp[PLAIN_TEXTS]
+        sizes: list[int] = []
+        run = texts._run
+
+        async def counted(batch: list[Any]) -> None:
+            sizes.append(len(batch))
+            await run(batch)
+
+        texts._run = counted
+        for user in users:
+            await user.send_text(f"Где деньги, {user.id}?")
+        for user in users:
+            (ack,) = await user.wait_for_messages()
+            assert ack.text == t("bot.route.stored", number=claims[user.id].number)
+        direct = list(sizes)
+        monkeypatch.setattr("bot.plain_texts._STORE", "SELECT * FROM no_such_function($1, $2)")
+        for user in users[:10]:
+            await user.send_text("ещё раз")
+        await eventually(db, lambda s: count_interactions(s), lambda n: n == 40)
+        await users[0].sleep_until_quiet(0.3)
+        async with db() as session:
+            per_claim = [await count_interactions(session, claim_id=claims[user.id].id) for user in users]
+    assert sum(direct) == 30 and max(direct) > 1  # fewer statements than texts
+    assert sum(sizes) - sum(direct) == 10
+    assert per_claim == [2] * 10 + [1] * 20
