@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.enums import AttachmentKind
 from shared.interactions.service import AttachmentIn, TelegramRef
+from shared.notifications.answers import keep_message
 
 TEXT_LIMIT = 4096
 
@@ -107,3 +109,17 @@ def esc(value: object, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=False)
+
+
+async def keep_unanswered(message: Message, session: AsyncSession, customer_id: int, claim_id: int | None) -> None:
+    """Keep what a customer sent when the step it answered cannot take it: nothing a customer
+    sends is dropped (a redelivered update never gets here: the update middleware skips it)."""
+    content = content_of(message)
+    await keep_message(
+        session,
+        customer_id=customer_id,
+        text=content.text,
+        telegram=telegram_ref(message),
+        attachments=content.attachments,
+        about_claim_id=claim_id,
+    )

@@ -22,13 +22,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content import content_of, esc, telegram_ref
+from bot.content import content_of, esc, keep_unanswered, telegram_ref
 from bot.fsm import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
 from shared.i18n import Translator
 from shared.interactions.service import AttachmentIn
-from shared.notifications.answers import accept_decision, check_dispute, dispute_decision, keep_message
+from shared.notifications.answers import accept_decision, check_dispute, dispute_decision
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,6 @@ async def on_decision(
         after_commit(query.message.answer(t("delivery.decision.ask_reason", number=esc(claim.number))))
 
 
-async def _keep(message: Message, session: AsyncSession, customer: Customer, claim_id: int | None) -> None:
-    """Nothing a customer sends is dropped (a redelivered update never gets here: the update
-    middleware skips it)."""
-    content = content_of(message)
-    await keep_message(
-        session,
-        customer_id=customer.id,
-        text=content.text,
-        telegram=telegram_ref(message),
-        attachments=content.attachments,
-        about_claim_id=claim_id,
-    )
-
-
 async def _dispute(
     message: Message,
     session: AsyncSession,
@@ -108,7 +94,7 @@ async def _dispute(
     claim_id, stamp = data.get("dispute_claim_id"), data.get("dispute_stamp")
     await state.clear()
     if claim_id is None or stamp is None:
-        await _keep(message, session, customer, None)
+        await keep_unanswered(message, session, customer.id, None)
         return None
     try:
         await dispute_decision(
@@ -124,15 +110,15 @@ async def _dispute(
         await state.set_state(DisputeForm.reason)
         await state.update_data(dispute_claim_id=claim_id, dispute_stamp=stamp)
         if attachments:  # a file with a blank caption: kept, the reason is still asked for
-            await _keep(message, session, customer, int(claim_id))
+            await keep_unanswered(message, session, customer.id, int(claim_id))
         return message.answer(t("delivery.decision.reason_needed"))
     except NotFound:
         # Not the customer's claim (forged state): what they wrote is kept, routed as usual.
-        await _keep(message, session, customer, None)
+        await keep_unanswered(message, session, customer.id, None)
         return message.answer(t("delivery.not_found"))
     except (Conflict, TransitionRefused):
         # The decision moved on meanwhile (closed by itself, disputed twice): the reason is kept.
-        await _keep(message, session, customer, int(claim_id))
+        await keep_unanswered(message, session, customer.id, int(claim_id))
         return message.answer(t("delivery.decision.not_current"))
     # On success the confirmation ("back in work") comes through the outbox, with the reopening.
     return None
@@ -155,7 +141,7 @@ async def on_reason_not_text(
             message, session, customer, t, state, reason=message.caption, attachments=content.attachments
         )
     claim_id = (await state.get_data()).get("dispute_claim_id")
-    await _keep(message, session, customer, int(claim_id) if claim_id is not None else None)
+    await keep_unanswered(message, session, customer.id, int(claim_id) if claim_id is not None else None)
     return message.answer(t("delivery.decision.reason_needed"))
 
 

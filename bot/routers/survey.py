@@ -17,12 +17,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content import content_of, telegram_ref
+from bot.content import keep_unanswered
 from bot.fsm import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.i18n import Translator
-from shared.notifications.answers import comment_rating, keep_message, rate_claim
+from shared.notifications.answers import comment_rating, rate_claim
 
 log = logging.getLogger(__name__)
 
@@ -89,32 +89,18 @@ async def on_comment(
     claim_id = (await state.get_data()).get("survey_claim_id")
     await state.clear()
     if claim_id is None:
-        await _keep(message, session, customer, None)
+        await keep_unanswered(message, session, customer.id, None)
         return None
     try:
         await comment_rating(session, claim_id=int(claim_id), customer_id=customer.id, comment=message.text or "")
     except NotFound:
-        await _keep(message, session, customer, None)
+        await keep_unanswered(message, session, customer.id, None)
         return message.answer(t("delivery.not_found"))
     except (Conflict, InvalidValue):
         # Commented already (or not a comment the rating can take): what they wrote is still kept.
-        await _keep(message, session, customer, int(claim_id))
+        await keep_unanswered(message, session, customer.id, int(claim_id))
         return message.answer(t("delivery.survey.already"))
     return message.answer(t("delivery.survey.comment_thanks"))
-
-
-async def _keep(message: Message, session: AsyncSession, customer: Customer, claim_id: int | None) -> None:
-    """Nothing a customer sends is dropped (a redelivered update never gets here: the update
-    middleware skips it)."""
-    content = content_of(message)
-    await keep_message(
-        session,
-        customer_id=customer.id,
-        text=content.text,
-        telegram=telegram_ref(message),
-        attachments=content.attachments,
-        about_claim_id=claim_id,
-    )
 
 
 def make_router() -> Router:
