@@ -16,10 +16,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy import BigInteger, Integer, Select, bindparam, func, literal_column, select, tuple_
+from sqlalchemy import BigInteger, Column, Integer, Select, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.util import ClauseAdapter
 
 from shared.audit.models import ClaimEvent
 from shared.claims.filters import ClaimFilters, conditions_for, filter_values
@@ -155,10 +157,36 @@ def _shape(filter_names: frozenset[str], sort: str, after: bool, first_page: boo
     return shape
 
 
+# The filters a search keeps in its index look-up: one customer's, employee's, department's... claims
+# (a handful to ~10 %), whose index's bitmap ANDed with a broad search's spares reading most of its
+# rows (q=опоздал&culprit_employee_id=3: 3.7 ms so, 14.8 ms checking all 8 % found).
+_SEARCH_INDEXED = frozenset(
+    {"q", "customer_id", "reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id"}
+)
+
+
+def _clause(expression: Any) -> Any:
+    """The Core expression of an ORM attribute (or the expression itself)."""
+    return expression.__clause_element__() if hasattr(expression, "__clause_element__") else expression
+
+
+def _claim_columns(*expressions: Any) -> list[Column[Any]]:
+    """The claim's columns the expressions read, in table order."""
+    table = Claim.__table__
+    used = {
+        c.key for e in expressions for c in visitors.iterate(_clause(e)) if isinstance(c, Column) and c.table is table
+    }
+    return [column for column in table.c if column.key in used]
+
+
 def _build_shape(filter_names: frozenset[str], sort: str, *, after: bool, first_page: bool) -> ListShape:
     descending = sort.startswith("-")
     key = SORTS[sort.lstrip("-")]
-    conditions = conditions_for(dict.fromkeys(filter_names), lambda name, type_: bindparam(name, type_=type_))
+
+    def arg(name: str, type_: Any) -> Any:
+        return bindparam(name, type_=type_)
+
+    conditions = conditions_for(dict.fromkeys(filter_names), arg)
     keyset = []
     if after:
         bound = tuple_(bindparam("after_value", type_=key.type), bindparam("after_id", type_=BigInteger()))
@@ -171,9 +199,33 @@ def _build_shape(filter_names: frozenset[str], sort: str, *, after: bool, first_
     if "q" in filter_names:
         # A search matches a few thousand claims at most: collect them once (id and sort key, from
         # the GIN look-ups), then count them and take the page from that one set.
-        matched = (
-            select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset).cte("matched")
-        )
+        checked = filter_names - _SEARCH_INDEXED
+        if checked or keyset:
+            # The broad filters (status, result, channel, dates, overdue, assignment) and the cursor
+            # are checked on the rows the search found, behind a subquery fence (OFFSET 0):
+            # otherwise the planner ANDs the search's bitmap (a few thousand claims) with a status,
+            # channel or date index's (25k-50k entries for `status=in_progress`: ~9 ms to build)
+            # to skip rows that cost less to read and check.
+            indexed = conditions_for(dict.fromkeys(filter_names & _SEARCH_INDEXED), arg)
+            later = [*conditions_for(dict.fromkeys(checked), arg), *keyset]
+            found = (
+                select(*_claim_columns(Claim.id, key, *later))
+                .where(*indexed)
+                .offset(literal_column("0", Integer()))
+                .subquery("found")
+            )
+            adapter = ClauseAdapter(found)
+
+            def adapt(expression: Any) -> Any:
+                return adapter.traverse(_clause(expression))
+
+            matched = (
+                select(found.c.id.label("id"), adapt(key).label("sort_key")).where(*map(adapt, later)).cte("matched")
+            )
+        else:
+            matched = (
+                select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset).cte("matched")
+            )
         top = (
             select(matched.c.id, matched.c.sort_key)
             .order_by(*ordered(matched.c.sort_key, matched.c.id))

@@ -100,3 +100,58 @@ async def test_overdue_and_unassigned_totals(api: Api) -> None:
     assert queue["total"] == 3 and len(queue["items"]) == 2 and queue["next_cursor"]
     rest = await api.json("GET", f"/api/v1/claims?unassigned=true&status=new&limit=2&cursor={queue['next_cursor']}")
     assert rest["total"] == 3 and len(rest["items"]) == 1 and rest["next_cursor"] is None
+
+
+async def test_search_with_filters_pages_claims_matched_by_interactions(api: Api) -> None:
+    # The filters are checked on the rows the search found: claims matched by their own words, by an
+    # interaction, or both, with status, channel, customer, overdue and a cursor, on every sort.
+    now = datetime.now(UTC)
+    async with api.sessions() as session:
+        claims = []
+        for n in range(8):
+            own = n % 3 != 1  # 1, 4, 7 match only through an interaction
+            claim = await make_claim(
+                session, description="Телевизор гудит" if own else "Пылесос шумит",
+                registered_at=now - timedelta(hours=n),
+            )
+            claim.status = "in_progress" if n % 2 else "new"
+            claim.channel = "phone" if n < 5 else "email"
+            claim.due_at = now - timedelta(days=1) if n % 4 else now + timedelta(days=n + 1)
+            if n % 3 != 2:
+                await log_interaction(
+                    session, actor=Actor.system(), direction=Direction.INTERNAL, channel=InteractionChannel.NOTE,
+                    text="телевизор гудит по ночам" if n % 3 == 1 or n == 0 else "перезвонить", claim_id=claim.id,
+                )
+            claims.append(claim)
+        await make_claim(session, description="Чайник течёт")
+        await session.commit()
+    customer = claims[4].customer_id
+    cases = {
+        "status=in_progress": lambda n: n % 2 == 1,
+        "status=new&channel=phone": lambda n: n % 2 == 0 and n < 5,
+        f"customer_id={customer}": lambda n: n == 4,
+        f"customer_id={customer}&status=in_progress": lambda n: False,
+        "overdue=true": lambda n: n % 4 != 0,
+        "overdue=false&channel=email": lambda n: n % 4 == 0 and n >= 5,
+        "": lambda n: True,
+    }
+    for query, wanted in cases.items():
+        expected = [claims[n] for n in range(8) if wanted(n)]
+        for sort in ("-registered_at", "registered_at", "due_at", "-id"):
+            orders = {
+                "-registered_at": sorted(expected, key=lambda c: c.registered_at, reverse=True),
+                "registered_at": sorted(expected, key=lambda c: c.registered_at),
+                "due_at": sorted(expected, key=lambda c: (c.due_at, c.id)),
+                "-id": sorted(expected, key=lambda c: c.id, reverse=True),
+            }
+            got, cursor = [], None
+            while True:
+                path = f"/api/v1/claims?q=телевизор&{query}&sort={sort}&limit=2"
+                path += f"&cursor={cursor}" if cursor else ""
+                page = await api.json("GET", path)
+                assert page["total"] == len(expected), (query, sort)
+                got += [x["id"] for x in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            assert got == [c.id for c in orders[sort]], (query, sort)
