@@ -52,6 +52,9 @@ PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when pla
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 
 
+WEBHOOK_MAX_CONNECTIONS = 40
+
+
 def database_concurrency() -> int:
     """Updates handled at once: one database connection each (the pool size of shared.db)."""
     return int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
@@ -117,7 +120,12 @@ def create_dispatcher(
         dp.shutdown.register(texts.close)
     dp.update.outer_middleware(
         UpdateTransactionMiddleware(
-            sessions, isolation, webhook=webhook, default_language=settings.default_language, fsm_key=fsm_key
+            sessions,
+            isolation,
+            webhook=webhook,
+            default_language=settings.default_language,
+            fsm_key=fsm_key,
+            transactions=database_concurrency(),
         )
     )
     dp.update.outer_middleware(fsm)
@@ -234,10 +242,11 @@ async def webhook_server(
             public,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
-            # As many requests at once as the pool keeps connections: beyond that each update
-            # would take an overflow connection, opened and closed again around it (hundreds of
-            # connects per thousand messages, on both sides; bench/bot_ingest.py shows them).
-            max_connections=min(100, database_concurrency()),
+            # Telegram's own default. Plain texts (most updates) wait for a shared statement, not
+            # for a pool connection; the other updates wait for one of the pool's connections
+            # in the transaction middleware (at most the pool's size at once, so no overflow
+            # connection is opened and closed around an update).
+            max_connections=WEBHOOK_MAX_CONNECTIONS,
         )
         yield public
     finally:

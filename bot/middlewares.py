@@ -18,6 +18,7 @@ and gets only a few answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -127,8 +128,12 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         webhook: bool,
         default_language: str,
         fsm_key: Callable[[Bot, dict[str, Any]], str | None] | None = None,
+        transactions: int = 10,
     ) -> None:
         self.sessions = sessions
+        # Updates in a transaction at once: each holds a pool connection, so no more than the
+        # pool keeps (beyond, each would open and close an overflow connection around it).
+        self.transactions = asyncio.Semaphore(transactions)
         self.isolation = isolation
         # The FSM record key of an update when the FSM lives in PostgreSQL (read up front).
         self.fsm_key = fsm_key
@@ -149,11 +154,12 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         chat_id = context.chat_id if context else None
         user_id = context.user_id if context else None
         if chat_id is None and user_id is None:
-            return await self._handle(handler, update, data, None)
+            async with self.transactions:
+                return await self._handle(handler, update, data, None)
         key = StorageKey(bot_id=bot.id, chat_id=chat_id or user_id or 0, user_id=user_id or chat_id or 0)
         # The in-process lock first (a chat's burst waits here, not holding a connection), then
         # the database lock in the transaction, which holds across bot processes.
-        async with self.isolation.lock(key):
+        async with self.isolation.lock(key), self.transactions:
             return await self._handle(handler, update, data, key.chat_id)
 
     async def _handle(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -88,3 +89,33 @@ async def test_telegram_failing_on_the_submit_reply_keeps_the_claim(
     assert len(claims) == 1
     assert not any(m.text and claims[0].number in m.text for m in user.messages[:-1])  # the reply was lost
     assert claims[0].number in (listing.text or "")
+
+
+async def test_webhook_takes_many_updates_at_once_but_opens_no_overflow_connection(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram posts up to 40 updates at once; updates that need a transaction take turns for
+    the pool's connections (3 here) instead of opening more."""
+    from sqlalchemy import event
+
+    monkeypatch.setenv("CLAIMDESK_DB_POOL_SIZE", "3")
+    engine = create_engine(database_url, pool_size=3)
+    opened = 0
+
+    def count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", count)
+    users = [emu.user(7500 + i, first_name=f"H{i}", language_code="en") for i in range(30)]
+    try:
+        async with running_bot(emu, create_session_factory(engine), webhook=True):
+            for user in users:
+                await user.send_text("/help")
+            answers = [(await user.wait_for_messages())[0].text for user in users]
+            hook = emu.world.webhook
+    finally:
+        await engine.dispose()
+    assert len(answers) == 30 and {a.split("\n")[0] for a in answers} == {"How it works"}
+    assert hook is not None and hook.max_connections == 40
+    assert opened <= 3
