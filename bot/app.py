@@ -52,7 +52,9 @@ PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when pla
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 
 
-WEBHOOK_MAX_CONNECTIONS = 40
+# Updates handled at once, in either mode: Telegram's default webhook max_connections. Plain texts
+# (most updates) wait for a shared statement, the others for one of the pool's connections.
+UPDATES_AT_ONCE = 40
 
 
 def database_concurrency() -> int:
@@ -242,11 +244,9 @@ async def webhook_server(
             public,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
-            # Telegram's own default. Plain texts (most updates) wait for a shared statement, not
-            # for a pool connection; the other updates wait for one of the pool's connections
-            # in the transaction middleware (at most the pool's size at once, so no overflow
-            # connection is opened and closed around an update).
-            max_connections=WEBHOOK_MAX_CONNECTIONS,
+            # The transaction middleware lets at most the pool's size of them hold a connection
+            # at once, so no overflow connection is opened and closed around an update.
+            max_connections=UPDATES_AT_ONCE,
         )
         yield public
     finally:
@@ -286,8 +286,8 @@ async def run_dispatcher(
             close_bot_session=False,
             polling_timeout=polling_timeout,
             allowed_updates=dp.resolve_used_update_types(),
-            # A backlog must wait for a database connection here, not time out in the pool.
-            tasks_concurrency_limit=database_concurrency(),
+            # As in webhook mode (the transaction middleware bounds the pool's use).
+            tasks_concurrency_limit=UPDATES_AT_ONCE,
         )
     )
     log.info("bot: long polling")
