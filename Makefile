@@ -28,6 +28,7 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: $(VENV)/.installed
 	$(BIN)/claimdesk demo

@@ -158,8 +158,11 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     if problem is not None:
         response = render(problem, get_translator(language), request.path)
     requests_total, latency = request.app[metrics_key]
-    label = route.path if route is not None else (request.match_info.route.resource.canonical
-                                                   if request.match_info.route.resource else "unmatched")
+    label = (
+        route.path
+        if route is not None
+        else (request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched")
+    )
     requests_total.labels(request.method, label, str(response.status)).inc()
     latency.labels(request.method, label).observe(time.perf_counter() - started)
     return response
@@ -174,7 +177,7 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
     app = request.app
     language = request[LANGUAGE]
     sessions = app[db_key].sessions
-    async with (sessions(bind=app[autocommit_key]) if route.read_only else sessions()) as session:
+    async with sessions(bind=app[autocommit_key]) if route.read_only else sessions() as session:
         context = RequestContext(
             session=session, settings=app[settings_key], t=get_translator(language), language=language
         )
@@ -193,9 +196,7 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
 
 
 def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
-    app = web.Application(
-        client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware]
-    )
+    app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware])
     app[settings_key] = settings
     app[db_key] = db
     app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -123,8 +123,10 @@ async def prepare(server_url: str, claims: int) -> str:
         await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     finally:
         await conn.close()
-    url = make_url(server_url).set(database=BENCH_DB, drivername="postgresql+asyncpg").render_as_string(
-        hide_password=False
+    url = (
+        make_url(server_url)
+        .set(database=BENCH_DB, drivername="postgresql+asyncpg")
+        .render_as_string(hide_password=False)
     )
     await migrate.upgrade(url)
     conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -209,6 +211,7 @@ async def load(base: str, queries: list[str], *, seconds: float, concurrency: in
     errors = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as client:
+
         async def worker(n: int, deadline: float, record: bool) -> None:
             nonlocal errors
             i = n
@@ -260,8 +263,10 @@ async def main_async(args: argparse.Namespace) -> int:
         if child.stdout.readline().strip() != "ready":
             print("the servers did not start", file=sys.stderr)
             return 1
-        print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per run, pool shared by both servers; "
-              f"load average {_load()}\n")
+        print(
+            f"concurrency {args.concurrency}, {args.seconds:.0f} s per run, pool shared by both servers; "
+            f"load average {_load()}\n"
+        )
         print(f"{'scenario':<9} {'server':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for name, queries in SCENARIOS.items():
             figures = {}
@@ -272,8 +277,11 @@ async def main_async(args: argparse.Namespace) -> int:
                 figures[server] = result = await load(
                     base, queries, seconds=args.seconds, concurrency=args.concurrency, headers=headers
                 )
-                print(f"{name:<9} {server:<5} {result['rps']:>8.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
-                      f"{result['errors']:>7}", flush=True)
+                print(
+                    f"{name:<9} {server:<5} {result['rps']:>8.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} "
+                    f"{result['errors']:>7}",
+                    flush=True,
+                )
             ratio = figures["api"]["rps"] / figures["bare"]["rps"]
             print(f"{name:<9} ratio api/bare req/s = {ratio:.2f}  (target >= 0.6; api p99 target < 100 ms)\n")
         print(f"load average {_load()}")

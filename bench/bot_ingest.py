@@ -210,8 +210,10 @@ async def one_run(
             while await stored(conn) < total:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         else:
-            delivered = (lambda: emu.stats["webhook_delivered"] >= total) if mode == "webhook" else (
-                lambda: not emu.world.updates
+            delivered = (
+                (lambda: emu.stats["webhook_delivered"] >= total)
+                if mode == "webhook"
+                else (lambda: not emu.world.updates)
             )
             await emu.world.wait_for(delivered, 300)
         elapsed = time.perf_counter() - started
@@ -247,8 +249,10 @@ async def main(customers: int, per_customer: int, modes: tuple[str, ...] = ("pol
     from shared.db import asyncpg_dsn, ensure_database, libpq_to_asyncpg, start_embedded_postgres
 
     server = os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    server = libpq_to_asyncpg(server, "postgres") if server else libpq_to_asyncpg(
-        start_embedded_postgres(ROOT / "var" / "bench"), "postgres"
+    server = (
+        libpq_to_asyncpg(server, "postgres")
+        if server
+        else libpq_to_asyncpg(start_embedded_postgres(ROOT / "var" / "bench"), "postgres")
     )
     name = f"claimdesk_bench_{uuid.uuid4().hex[:8]}"
     db_url = libpq_to_asyncpg(server, name)

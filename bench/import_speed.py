@@ -48,27 +48,29 @@ def generate_csv(rows: int) -> bytes:
         decided = status in ("resolved", "closed")
         resolved = registered + timedelta(hours=rng.randrange(1, 400)) if decided else None
         customer = rng.randrange(40_000)
-        writer.writerow({
-            "registered_at": registered.strftime("%Y-%m-%d %H:%M:%S"),  # no offset: TIMEZONE
-            "customer_name": f"Клиент {customer}",
-            "customer_phone": f"+7 (900) {customer:07d}" if customer % 3 else "",
-            "customer_telegram_id": str(100_000 + customer) if customer % 3 == 0 else "",
-            "channel": rng.choice(["telegram", "phone", "email", "web"]),
-            "subject": f"Претензия по заказу {i}",
-            "description": f"Заказ {i} пришёл с опозданием;\nкурьер сказал \"так бывает\".\nПрошу вернуть деньги.",
-            "requirement": rng.choice(["refund", "replacement", "", "Верните деньги"]),
-            "reason": f"Причина {rng.randrange(15):02d}",
-            "culprit_department": f"Подразделение {rng.randrange(20):02d}" if rng.random() < 0.9 else "",
-            "culprit_employee": "",
-            "responsible": "",
-            "status": status,
-            "result": rng.choice(["satisfied", "partially_satisfied", "rejected"]) if decided else "",
-            "resolution": "Решение принято" if decided else "",
-            "resolved_at": resolved.isoformat() if resolved else "",
-            "closed_at": (resolved + timedelta(days=3)).isoformat() if status == "closed" else "",
-            "amount_claimed": f"{rng.randrange(100, 100_000)},{rng.randrange(100):02d}",
-            "amount_granted": "",
-        })
+        writer.writerow(
+            {
+                "registered_at": registered.strftime("%Y-%m-%d %H:%M:%S"),  # no offset: TIMEZONE
+                "customer_name": f"Клиент {customer}",
+                "customer_phone": f"+7 (900) {customer:07d}" if customer % 3 else "",
+                "customer_telegram_id": str(100_000 + customer) if customer % 3 == 0 else "",
+                "channel": rng.choice(["telegram", "phone", "email", "web"]),
+                "subject": f"Претензия по заказу {i}",
+                "description": f'Заказ {i} пришёл с опозданием;\nкурьер сказал "так бывает".\nПрошу вернуть деньги.',
+                "requirement": rng.choice(["refund", "replacement", "", "Верните деньги"]),
+                "reason": f"Причина {rng.randrange(15):02d}",
+                "culprit_department": f"Подразделение {rng.randrange(20):02d}" if rng.random() < 0.9 else "",
+                "culprit_employee": "",
+                "responsible": "",
+                "status": status,
+                "result": rng.choice(["satisfied", "partially_satisfied", "rejected"]) if decided else "",
+                "resolution": "Решение принято" if decided else "",
+                "resolved_at": resolved.isoformat() if resolved else "",
+                "closed_at": (resolved + timedelta(days=3)).isoformat() if status == "closed" else "",
+                "amount_claimed": f"{rng.randrange(100, 100_000)},{rng.randrange(100):02d}",
+                "amount_granted": "",
+            }
+        )
     return out.getvalue().encode("cp1251")
 
 
@@ -124,8 +126,10 @@ async def main() -> None:
     total_s = committed - started
     await engine.dispose()
     print(f"parse and check alone:          {check_s:6.1f} s")
-    print(f"import (check + write + commit): {total_s:6.1f} s  ({args.rows / total_s:,.0f} rows/s; "
-          f"commit {committed - written:.1f} s)")
+    print(
+        f"import (check + write + commit): {total_s:6.1f} s  ({args.rows / total_s:,.0f} rows/s; "
+        f"commit {committed - written:.1f} s)"
+    )
     print(f"added: {summary.as_dict()}")
     print(f"target: {args.rows:,} rows in under 60 s -> {'ok' if total_s < 60 else 'MISSED'}")
     if not args.keep:

@@ -187,7 +187,8 @@ async def prepare(url: str, claims: int, regenerate: bool) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         before = await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL") and await conn.fetchval(
-            "SELECT version_num FROM alembic_version")
+            "SELECT version_num FROM alembic_version"
+        )
         await migrate.upgrade(url)
         have = await conn.fetchval("SELECT count(*) FROM claim")
         if have == claims and not regenerate:
@@ -199,8 +200,9 @@ async def prepare(url: str, claims: int, regenerate: bool) -> None:
             return
         print(f"generating {claims:,} claims (seed {SEED}) ...", flush=True)
         started = time.perf_counter()
-        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                  "AND tablename <> 'alembic_version'")
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
         await conn.execute("TRUNCATE " + ", ".join(f'"{t[0]}"' for t in tables) + " RESTART IDENTITY CASCADE")
         async with conn.transaction():
             for statement in GENERATE:
@@ -269,20 +271,25 @@ async def measure(url: str, repeat: int) -> None:
 
         await xlsx()
         xlsx_s = await best_of(repeat, xlsx)
-        claims = await raw.fetchval("SELECT count(*) FROM claim WHERE registered_at >= $1 AND registered_at < $2",
-                                    lo, hi)
+        claims = await raw.fetchval(
+            "SELECT count(*) FROM claim WHERE registered_at >= $1 AND registered_at < $2", lo, hi
+        )
     await engine.dispose()
 
-    print(f"\n{claims:,} claims registered in {DATE_FROM} .. {DATE_TO}; best of {repeat}; target < 1000 ms and "
-          "<= 1.5x SQL")
+    print(
+        f"\n{claims:,} claims registered in {DATE_FROM} .. {DATE_TO}; best of {repeat}; target < 1000 ms and "
+        "<= 1.5x SQL"
+    )
     print(f"{'report (JSON)':34} {'ours ms':>9} {'SQL ms':>9} {'ratio':>7}  verdict")
     for label, ours_s, hand_s in rows:
         ratio = ours_s / hand_s
         verdict = "ok" if ours_s < 1 and ratio <= 1.5 else "MISSED"
         print(f"{label:34} {ours_s * 1000:9.1f} {hand_s * 1000:9.1f} {ratio:7.2f}  {verdict}")
     verdict = "ok" if xlsx_s < 2 else "MISSED"
-    print(f"{'xlsx: 12 months x 20 departments':34} {xlsx_s * 1000:9.1f} {'':>9} {'':>7}  {verdict} (< 2000 ms, "
-          f"{xlsx.size:,} bytes)")
+    print(
+        f"{'xlsx: 12 months x 20 departments':34} {xlsx_s * 1000:9.1f} {'':>9} {'':>7}  {verdict} (< 2000 ms, "
+        f"{xlsx.size:,} bytes)"
+    )
 
 
 async def drop(url: str) -> None:

@@ -153,4 +153,3 @@ def _pager(b: InlineKeyboardBuilder, page: int, pages: int, make: Callable[[int]
     if page + 1 < pages:
         row.append(InlineKeyboardButton(text=t("bot.page.next"), callback_data=make(page + 1)))
     b.row(*row)
-

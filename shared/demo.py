@@ -103,10 +103,48 @@ STORIES = {
     ],
 }
 
-FIRST_NAMES = ["Анна", "Иван", "Мария", "Сергей", "Ольга", "Дмитрий", "Елена", "Алексей", "Татьяна", "Павел",
-               "Наталья", "Андрей", "Юлия", "Михаил", "Светлана", "Николай", "Ирина", "Артём", "Ксения", "Роман"]
-LAST_NAMES = ["Смирнов", "Иванов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов", "Новиков",
-              "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров", "Павлов", "Козлов"]
+FIRST_NAMES = [
+    "Анна",
+    "Иван",
+    "Мария",
+    "Сергей",
+    "Ольга",
+    "Дмитрий",
+    "Елена",
+    "Алексей",
+    "Татьяна",
+    "Павел",
+    "Наталья",
+    "Андрей",
+    "Юлия",
+    "Михаил",
+    "Светлана",
+    "Николай",
+    "Ирина",
+    "Артём",
+    "Ксения",
+    "Роман",
+]
+LAST_NAMES = [
+    "Смирнов",
+    "Иванов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Петров",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+]
 FEMALE = {"Анна", "Мария", "Ольга", "Елена", "Татьяна", "Наталья", "Юлия", "Светлана", "Ирина", "Ксения"}
 
 STAFF = [
@@ -166,8 +204,13 @@ async def load_demo(session: AsyncSession, *, claims: int = 500, now: datetime |
         # A random password nobody knows: demo staff exist to be responsible, not to sign in.
         await session.execute(
             insert(StaffUser)
-            .values(login=login, full_name=full_name, role=role.value,
-                    password_hash=hash_password(f"demo-{rng.random()}"), language="ru")
+            .values(
+                login=login,
+                full_name=full_name,
+                role=role.value,
+                password_hash=hash_password(f"demo-{rng.random()}"),
+                language="ru",
+            )
             .on_conflict_do_nothing(index_elements=[StaffUser.login])
         )
         staff.append(await session.scalar(select(StaffUser).where(StaffUser.login == login)))  # type: ignore[arg-type]
@@ -227,23 +270,39 @@ async def load_demo(session: AsyncSession, *, claims: int = 500, now: datetime |
             culprit_employee_id=rng.choice(employees[dep_name]).id if rng.random() < 0.6 else None,
             responsible_id=staff_actor.id,
         )
-        await transition(session, claim_id=claim.id, to=ClaimStatus.IN_PROGRESS,
-                         actor=Actor.staff(staff_actor.id), at=moment)
+        await transition(
+            session, claim_id=claim.id, to=ClaimStatus.IN_PROGRESS, actor=Actor.staff(staff_actor.id), at=moment
+        )
         await log_interaction(
-            session, actor=Actor.staff(staff_actor.id), direction=Direction.OUTBOUND,
-            channel=InteractionChannel.PHONE, claim_id=claim.id, author_id=staff_actor.id,
-            counterpart_name=customer.name, counterpart_role="клиент",
-            text="Связались с клиентом, уточнили детали и сроки рассмотрения.", occurred_at=moment,
+            session,
+            actor=Actor.staff(staff_actor.id),
+            direction=Direction.OUTBOUND,
+            channel=InteractionChannel.PHONE,
+            claim_id=claim.id,
+            author_id=staff_actor.id,
+            counterpart_name=customer.name,
+            counterpart_role="клиент",
+            text="Связались с клиентом, уточнили детали и сроки рассмотрения.",
+            occurred_at=moment,
         )
         for step in rng.sample(PLAN_STEPS, rng.randrange(1, 4)):
             item = await add_plan_item(
-                session, claim_id=claim.id, actor=Actor.staff(staff_actor.id), title=step,
+                session,
+                claim_id=claim.id,
+                actor=Actor.staff(staff_actor.id),
+                title=step,
                 owner_id=rng.choice(employees[dep_name]).id,
-                due_date=(moment + timedelta(days=rng.randrange(1, 6))).date(), at=moment,
+                due_date=(moment + timedelta(days=rng.randrange(1, 6))).date(),
+                at=moment,
             )
             if age > timedelta(days=7):
-                await complete_plan_item(session, item_id=item.id, actor=Actor.staff(staff_actor.id),
-                                         outcome="Выполнено", at=moment + timedelta(days=1))
+                await complete_plan_item(
+                    session,
+                    item_id=item.id,
+                    actor=Actor.staff(staff_actor.id),
+                    outcome="Выполнено",
+                    at=moment + timedelta(days=1),
+                )
         if age < timedelta(days=5) or rng.random() < 0.08:
             continue  # still in progress
         resolved_at = moment + timedelta(hours=rng.randrange(4, 24 * 9))
@@ -251,20 +310,31 @@ async def load_demo(session: AsyncSession, *, claims: int = 500, now: datetime |
             continue
         result = rng.choices(list(ClaimResult), [5, 3, 2])[0]
         await transition(
-            session, claim_id=claim.id, to=ClaimStatus.RESOLVED, actor=Actor.staff(staff_actor.id),
-            result=result, resolution=RESOLUTIONS[result], at=resolved_at,
+            session,
+            claim_id=claim.id,
+            to=ClaimStatus.RESOLVED,
+            actor=Actor.staff(staff_actor.id),
+            result=result,
+            resolution=RESOLUTIONS[result],
+            at=resolved_at,
             amount_granted=None if result is ClaimResult.REJECTED else Decimal(rng.randrange(300, 20000)),
         )
         if age > timedelta(days=20) and rng.random() < 0.85:
             closed_at = resolved_at + timedelta(days=rng.randrange(1, 7))
-            await transition(session, claim_id=claim.id, to=ClaimStatus.CLOSED,
-                             actor=Actor.customer(customer.id), at=closed_at)
+            await transition(
+                session, claim_id=claim.id, to=ClaimStatus.CLOSED, actor=Actor.customer(customer.id), at=closed_at
+            )
             if rng.random() < 0.6:
-                score = {ClaimResult.SATISFIED: 5, ClaimResult.PARTIALLY_SATISFIED: 4,
-                         ClaimResult.REJECTED: 2}[result] - rng.choice([0, 0, 1])
-                await record_satisfaction(session, claim_id=claim.id, actor=Actor.customer(customer.id),
-                                          score=score, at=closed_at + timedelta(hours=1))
+                score = {ClaimResult.SATISFIED: 5, ClaimResult.PARTIALLY_SATISFIED: 4, ClaimResult.REJECTED: 2}[
+                    result
+                ] - rng.choice([0, 0, 1])
+                await record_satisfaction(
+                    session,
+                    claim_id=claim.id,
+                    actor=Actor.customer(customer.id),
+                    score=score,
+                    at=closed_at + timedelta(hours=1),
+                )
     session.add(AppMeta(key=DEMO_KEY, value={"claims": claims, "at": now.isoformat(), "seed": SEED}))
     await session.flush()
     return DemoSummary(loaded=True, claims=claims, customers=len(customers))
-

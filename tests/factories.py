@@ -35,9 +35,7 @@ async def make_customer(session: AsyncSession, *, name: str = "Анна Петр
 
 
 async def make_staff(session: AsyncSession, *, role: Role = Role.OPERATOR, login: str | None = None) -> StaffUser:
-    return await create_user(
-        session, login=login or f"staff{next(_seq)}", password="correct horse battery", role=role
-    )
+    return await create_user(session, login=login or f"staff{next(_seq)}", password="correct horse battery", role=role)
 
 
 async def make_claim(

@@ -17,10 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CLAIMDESK = [sys.executable, "-m", "shared"]
 
 
-def claimdesk(*args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path = ROOT,
-              timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLAIMDESK, *args], capture_output=True, text=True, input=stdin, cwd=cwd,
-                          env=env, timeout=timeout)
+def claimdesk(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path = ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLAIMDESK, *args], capture_output=True, text=True, input=stdin, cwd=cwd, env=env, timeout=timeout
+    )
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -41,8 +43,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:
-    result = claimdesk("migrate", env=clean_env(**{variable: value, "CLAIMDESK_DATA_DIR": str(tmp_path)}),
-                       cwd=tmp_path)
+    result = claimdesk("migrate", env=clean_env(**{variable: value, "CLAIMDESK_DATA_DIR": str(tmp_path)}), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -99,16 +100,26 @@ def test_embedded_postgres_survives_restart_and_is_shared(tmp_path: Path) -> Non
     pgdata = (data / "pg").resolve()
 
     def start() -> subprocess.Popen:
-        proc = subprocess.Popen([*CLAIMDESK, "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*CLAIMDESK, "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         _wait_http(port, proc)
         return proc
 
     run = start()
     try:
         # A second process on the same data folder joins the running server.
-        added = claimdesk("users", "add", "olga", "--role", "admin", "--password-stdin",
-                          env=env, stdin="long enough password\n", cwd=tmp_path)
+        added = claimdesk(
+            "users",
+            "add",
+            "olga",
+            "--role",
+            "admin",
+            "--password-stdin",
+            env=env,
+            stdin="long enough password\n",
+            cwd=tmp_path,
+        )
         assert added.returncode == 0, added.stderr
         assert _postmasters(pgdata) == 1
     finally:

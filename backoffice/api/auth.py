@@ -47,9 +47,7 @@ async def login(request: web.Request) -> web.Response:
     key = body.login.strip().lower()
     wait = await throttle.charge(key, address)
     if wait is not None:
-        raise ApiProblem(
-            429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait
-        )
+        raise ApiProblem(429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait)
     user = await authenticate(c.session, login=body.login, password=body.password)
     if user is None:
         raise ApiProblem(401, "login_failed", "api.problem.login_failed")
@@ -87,9 +85,17 @@ async def me(request: web.Request) -> web.Response:
 
 
 routes = [
-    ApiRoute("POST", "/api/v1/auth/login", login, None, "Sign in", body=LoginIn, response=LoginOut,
-             errors=(429,), tags=("auth",)),
+    ApiRoute(
+        "POST",
+        "/api/v1/auth/login",
+        login,
+        None,
+        "Sign in",
+        body=LoginIn,
+        response=LoginOut,
+        errors=(429,),
+        tags=("auth",),
+    ),
     ApiRoute("POST", "/api/v1/auth/logout", logout, Role.OPERATOR, "Sign out", status=204, tags=("auth",)),
-    ApiRoute("GET", "/api/v1/auth/me", me, Role.OPERATOR, "The signed-in user", response=StaffUserOut,
-             tags=("auth",)),
+    ApiRoute("GET", "/api/v1/auth/me", me, Role.OPERATOR, "The signed-in user", response=StaffUserOut, tags=("auth",)),
 ]

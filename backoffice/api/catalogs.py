@@ -88,8 +88,9 @@ class ReasonList(Out):
     items: list[ReasonOut]
 
 
-def _catalog(model: type, slug: str, out: type[Out], listing: type[Out], create_in: type[Body],
-             patch_in: type[Body]) -> list[ApiRoute]:
+def _catalog(
+    model: type, slug: str, out: type[Out], listing: type[Out], create_in: type[Body], patch_in: type[Body]
+) -> list[ApiRoute]:
     param = f"{slug[:-1]}_id"
 
     async def list_view(request: web.Request) -> web.Response:
@@ -108,8 +109,11 @@ def _catalog(model: type, slug: str, out: type[Out], listing: type[Out], create_
         c = ctx(request)
         entry_id = path_id(request, param)
         body = await read_body(request, patch_in)
-        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
-                   if v is not None or k in ("department_id", "parent_id", "position")}
+        changes = {
+            k: v
+            for k, v in body.model_dump(exclude_unset=True).items()
+            if v is not None or k in ("department_id", "parent_id", "position")
+        }
         entry = await update_entry(c.session, model, entry_id, changes)
         return reply(out.model_validate(entry))
 
@@ -118,20 +122,51 @@ def _catalog(model: type, slug: str, out: type[Out], listing: type[Out], create_
         entry = await update_entry(c.session, model, path_id(request, param), {"active": False})
         return reply(out.model_validate(entry))
 
-    for view, verb in ((list_view, "list"), (create_view, "create"), (update_view, "update"),
-                       (deactivate_view, "deactivate")):
+    for view, verb in (
+        (list_view, "list"),
+        (create_view, "create"),
+        (update_view, "update"),
+        (deactivate_view, "deactivate"),
+    ):
         view.__name__ = view.__qualname__ = f"{verb}_{slug}"
     base = f"/api/v1/{slug}"
     tags = ("catalogs",)
     return [
-        ApiRoute("GET", base, list_view, Role.OPERATOR, f"List {slug}", query=CatalogQuery, response=listing,
-                 tags=tags),
-        ApiRoute("POST", base, create_view, Role.MANAGER, f"Create a {slug[:-1]}", body=create_in, response=out,
-                 status=201, errors=(409,), tags=tags),
-        ApiRoute("PATCH", f"{base}/{{{param}}}", update_view, Role.MANAGER, f"Update a {slug[:-1]}",
-                 body=patch_in, response=out, errors=(409,), tags=tags),
-        ApiRoute("POST", f"{base}/{{{param}}}/deactivate", deactivate_view, Role.MANAGER,
-                 f"Deactivate a {slug[:-1]} (hidden from new choices, kept in history)", response=out, tags=tags),
+        ApiRoute(
+            "GET", base, list_view, Role.OPERATOR, f"List {slug}", query=CatalogQuery, response=listing, tags=tags
+        ),
+        ApiRoute(
+            "POST",
+            base,
+            create_view,
+            Role.MANAGER,
+            f"Create a {slug[:-1]}",
+            body=create_in,
+            response=out,
+            status=201,
+            errors=(409,),
+            tags=tags,
+        ),
+        ApiRoute(
+            "PATCH",
+            f"{base}/{{{param}}}",
+            update_view,
+            Role.MANAGER,
+            f"Update a {slug[:-1]}",
+            body=patch_in,
+            response=out,
+            errors=(409,),
+            tags=tags,
+        ),
+        ApiRoute(
+            "POST",
+            f"{base}/{{{param}}}/deactivate",
+            deactivate_view,
+            Role.MANAGER,
+            f"Deactivate a {slug[:-1]} (hidden from new choices, kept in history)",
+            response=out,
+            tags=tags,
+        ),
     ]
 
 

@@ -105,8 +105,10 @@ class ClaimSummary(Out):
 
 class ClaimList(Out):
     items: list[ClaimSummary]
-    total: int = Field(description="exact number of claims matching the filters, counted with the first page; "
-                                   "later pages (cursor) repeat that count, so the pages of one listing agree")
+    total: int = Field(
+        description="exact number of claims matching the filters, counted with the first page; "
+        "later pages (cursor) repeat that count, so the pages of one listing agree"
+    )
     next_cursor: str | None
 
 
@@ -278,8 +280,11 @@ async def create_claim(request: web.Request) -> web.Response:
         customer_email=body.customer_email,
     )
     claim, customer = await claim_with_customer(c.session, claim_id=claim.id)
-    return reply(claim_out(claim, customer), status=201,
-                 headers={"ETag": etag(claim.version), "Location": f"/api/v1/claims/{claim.id}"})
+    return reply(
+        claim_out(claim, customer),
+        status=201,
+        headers={"ETag": etag(claim.version), "Location": f"/api/v1/claims/{claim.id}"},
+    )
 
 
 async def get_claim_view(request: web.Request) -> web.Response:
@@ -336,17 +341,63 @@ async def list_events(request: web.Request) -> web.Response:
 
 TAGS = ("claims",)
 routes = [
-    ApiRoute("GET", "/api/v1/claims", list_claims_view, Role.OPERATOR, "List and search claims",
-             query=ClaimListQuery, response=ClaimList, tags=TAGS, read_only=True),
-    ApiRoute("POST", "/api/v1/claims", create_claim, Role.OPERATOR, "Register a claim received by staff",
-             body=ClaimCreate, response=ClaimOut, status=201, errors=(409,), tags=TAGS),
-    ApiRoute("GET", "/api/v1/claims/{claim_id}", get_claim_view, Role.OPERATOR, "One claim",
-             response=ClaimOut, tags=TAGS),
-    ApiRoute("PATCH", "/api/v1/claims/{claim_id}", patch_claim, Role.OPERATOR, "Edit a claim (If-Match)",
-             body=ClaimPatch, response=ClaimOut, errors=(409, 412, 428), headers=("If-Match",), tags=TAGS),
-    ApiRoute("POST", "/api/v1/claims/{claim_id}/transitions", transition_claim, Role.OPERATOR,
-             "Change a claim's status", body=TransitionIn, response=ClaimOut, errors=(409, 412),
-             headers=("If-Match",), tags=TAGS),
-    ApiRoute("GET", "/api/v1/claims/{claim_id}/events", list_events, Role.OPERATOR, "A claim's audit events",
-             response=EventList, tags=TAGS),
+    ApiRoute(
+        "GET",
+        "/api/v1/claims",
+        list_claims_view,
+        Role.OPERATOR,
+        "List and search claims",
+        query=ClaimListQuery,
+        response=ClaimList,
+        tags=TAGS,
+        read_only=True,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/claims",
+        create_claim,
+        Role.OPERATOR,
+        "Register a claim received by staff",
+        body=ClaimCreate,
+        response=ClaimOut,
+        status=201,
+        errors=(409,),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "GET", "/api/v1/claims/{claim_id}", get_claim_view, Role.OPERATOR, "One claim", response=ClaimOut, tags=TAGS
+    ),
+    ApiRoute(
+        "PATCH",
+        "/api/v1/claims/{claim_id}",
+        patch_claim,
+        Role.OPERATOR,
+        "Edit a claim (If-Match)",
+        body=ClaimPatch,
+        response=ClaimOut,
+        errors=(409, 412, 428),
+        headers=("If-Match",),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/claims/{claim_id}/transitions",
+        transition_claim,
+        Role.OPERATOR,
+        "Change a claim's status",
+        body=TransitionIn,
+        response=ClaimOut,
+        errors=(409, 412),
+        headers=("If-Match",),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/claims/{claim_id}/events",
+        list_events,
+        Role.OPERATOR,
+        "A claim's audit events",
+        response=EventList,
+        tags=TAGS,
+    ),
 ]

@@ -73,8 +73,23 @@ async def customer_view(request: web.Request) -> web.Response:
 
 
 routes = [
-    ApiRoute("GET", "/api/v1/customers", customers_view, Role.OPERATOR, "List and search customers",
-             query=CustomerQuery, response=CustomerList, tags=("customers",)),
-    ApiRoute("GET", "/api/v1/customers/{customer_id}", customer_view, Role.OPERATOR, "One customer and their claims",
-             response=CustomerDetail, tags=("customers",)),
+    ApiRoute(
+        "GET",
+        "/api/v1/customers",
+        customers_view,
+        Role.OPERATOR,
+        "List and search customers",
+        query=CustomerQuery,
+        response=CustomerList,
+        tags=("customers",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/customers/{customer_id}",
+        customer_view,
+        Role.OPERATOR,
+        "One customer and their claims",
+        response=CustomerDetail,
+        tags=("customers",),
+    ),
 ]

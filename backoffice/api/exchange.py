@@ -58,9 +58,12 @@ async def _file_of(request: web.Request) -> bytes:
         # aiohttp's multipart reader refuses a missing boundary or a malformed part this way, and a
         # part's header without a colon as an InvalidHeader (an HttpProcessingError).
         raise ApiProblem(400, "bad_request", "reports.import.problem.multipart") from None
-    raise ApiProblem(422, "invalid", "api.problem.invalid",
-                     errors=[FieldError(field="file", message="a multipart part named 'file' is required",
-                                        type="missing")])
+    raise ApiProblem(
+        422,
+        "invalid",
+        "api.problem.invalid",
+        errors=[FieldError(field="file", message="a multipart part named 'file' is required", type="missing")],
+    )
 
 
 async def import_claims_view(request: web.Request) -> web.Response:
@@ -71,13 +74,22 @@ async def import_claims_view(request: web.Request) -> web.Response:
         summary = await import_claims(c.session, data=data, actor=c.actor, tz=c.settings.tz)
     except ImportRejected as exc:
         rows = [e.as_dict(c.t) for e in exc.errors]
-        errors = [FieldError(field=e.column or "file", message=f"line {e.line}: {e.reason(c.t)}", type=e.code)
-                  for e in exc.errors]
-        raise ApiProblem(422, "import_rejected", "reports.import.problem.rejected", errors=errors,
-                         extra={"rows": rows}, count=len(rows)) from None
+        errors = [
+            FieldError(field=e.column or "file", message=f"line {e.line}: {e.reason(c.t)}", type=e.code)
+            for e in exc.errors
+        ]
+        raise ApiProblem(
+            422,
+            "import_rejected",
+            "reports.import.problem.rejected",
+            errors=errors,
+            extra={"rows": rows},
+            count=len(rows),
+        ) from None
     return web.Response(
-        body=ImportResult(**summary.as_dict(), encoding=summary.encoding, delimiter=summary.delimiter)
-        .model_dump_json(),
+        body=ImportResult(
+            **summary.as_dict(), encoding=summary.encoding, delimiter=summary.delimiter
+        ).model_dump_json(),
         status=201,
         content_type="application/json",
     )
@@ -90,10 +102,12 @@ async def export_claims_view(request: web.Request) -> web.StreamResponse:
     filters = replace(query.filters(), registered_from=query.registered_from, registered_to=query.registered_to)
     if query.format == "xlsx":
         body = await export_xlsx(c.session, filters=filters, tz=c.settings.tz)
-        return web.Response(body=body, headers={"Content-Type": XLSX_TYPE,
-                                                "Content-Disposition": 'attachment; filename="claims.xlsx"'})
-    response = web.StreamResponse(headers={"Content-Type": CSV_TYPE,
-                                           "Content-Disposition": 'attachment; filename="claims.csv"'})
+        return web.Response(
+            body=body, headers={"Content-Type": XLSX_TYPE, "Content-Disposition": 'attachment; filename="claims.xlsx"'}
+        )
+    response = web.StreamResponse(
+        headers={"Content-Type": CSV_TYPE, "Content-Disposition": 'attachment; filename="claims.csv"'}
+    )
     await response.prepare(request)
     async for chunk in export_csv_chunks(c.session, filters=filters, tz=c.settings.tz):
         await response.write(chunk)
@@ -102,8 +116,25 @@ async def export_claims_view(request: web.Request) -> web.StreamResponse:
 
 
 routes = [
-    ApiRoute("POST", "/api/v1/imports", import_claims_view, Role.MANAGER, "Import claims from CSV",
-             response=ImportResult, status=201, errors=(400, 413, 415, 422), tags=TAGS),
-    ApiRoute("GET", "/api/v1/claims/export", export_claims_view, Role.MANAGER, "Export claims (CSV or XLSX)",
-             query=ExportQuery, content_type=("text/csv", XLSX_TYPE), tags=TAGS),  # type: ignore[arg-type]
+    ApiRoute(
+        "POST",
+        "/api/v1/imports",
+        import_claims_view,
+        Role.MANAGER,
+        "Import claims from CSV",
+        response=ImportResult,
+        status=201,
+        errors=(400, 413, 415, 422),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/claims/export",
+        export_claims_view,
+        Role.MANAGER,
+        "Export claims (CSV or XLSX)",
+        query=ExportQuery,
+        content_type=("text/csv", XLSX_TYPE),
+        tags=TAGS,
+    ),  # type: ignore[arg-type]
 ]

@@ -139,9 +139,7 @@ def path_id(request: web.Request, name: str) -> int:
 def reply(model: BaseModel | None, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     if model is None:
         return web.Response(status=status, headers=headers)
-    return web.Response(
-        body=model.model_dump_json(), status=status, content_type="application/json", headers=headers
-    )
+    return web.Response(body=model.model_dump_json(), status=status, content_type="application/json", headers=headers)
 
 
 def json_reply(document: Any, *, status: int = 200) -> web.Response:

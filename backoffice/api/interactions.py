@@ -66,8 +66,10 @@ def interaction_out(row: object) -> InteractionOut:
             **{k: getattr(row, k) for k in InteractionOut.model_fields if k != "attachments"},
             "attachments": [
                 AttachmentOut.model_validate(
-                    {**{k: getattr(a, k) for k in ("id", "kind", "file_name", "mime_type", "size")},
-                     "url": f"/api/v1/attachments/{a.id}"}
+                    {
+                        **{k: getattr(a, k) for k in ("id", "kind", "file_name", "mime_type", "size")},
+                        "url": f"/api/v1/attachments/{a.id}",
+                    }
                 )
                 for a in row.attachments  # type: ignore[attr-defined]
             ],
@@ -112,12 +114,36 @@ async def get_attachment_file(request: web.Request) -> web.StreamResponse:
 
 
 routes = [
-    ApiRoute("GET", "/api/v1/claims/{claim_id}/interactions", list_interactions, Role.OPERATOR,
-             "A claim's interactions", query=InteractionQuery, response=InteractionList, tags=("interactions",)),
-    ApiRoute("POST", "/api/v1/claims/{claim_id}/interactions", add_interaction, Role.OPERATOR,
-             "Reply or record an interaction", body=InteractionIn, response=InteractionOut, status=201,
-             errors=(409,), tags=("interactions",)),
-    ApiRoute("GET", "/api/v1/attachments/{attachment_id}", get_attachment_file, Role.OPERATOR,
-             "Download an attachment", content_type="application/octet-stream", errors=(502, 503),
-             tags=("interactions",)),
+    ApiRoute(
+        "GET",
+        "/api/v1/claims/{claim_id}/interactions",
+        list_interactions,
+        Role.OPERATOR,
+        "A claim's interactions",
+        query=InteractionQuery,
+        response=InteractionList,
+        tags=("interactions",),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/claims/{claim_id}/interactions",
+        add_interaction,
+        Role.OPERATOR,
+        "Reply or record an interaction",
+        body=InteractionIn,
+        response=InteractionOut,
+        status=201,
+        errors=(409,),
+        tags=("interactions",),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/attachments/{attachment_id}",
+        get_attachment_file,
+        Role.OPERATOR,
+        "Download an attachment",
+        content_type="application/octet-stream",
+        errors=(502, 503),
+        tags=("interactions",),
+    ),
 ]

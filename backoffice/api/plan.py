@@ -63,8 +63,7 @@ class PlanItemPatch(Body):
 
 def item_out(item: object) -> PlanItemOut:
     data = {k: getattr(item, k) for k in PlanItemOut.model_fields if k not in ("done", "etag")}
-    return PlanItemOut.model_validate({**data, "done": data["done_at"] is not None,
-                                       "etag": plan_item_etag(item)})  # type: ignore[arg-type]
+    return PlanItemOut.model_validate({**data, "done": data["done_at"] is not None, "etag": plan_item_etag(item)})  # type: ignore[arg-type]
 
 
 def item_reply(item: object, *, status: int = 200) -> web.Response:
@@ -106,8 +105,9 @@ async def patch_plan_item(request: web.Request) -> web.Response:
     for required in ("title", "position", "visible_to_customer"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    item = await change_plan_item(c.session, item_id=item_id, actor=c.actor, changes=changes, done=done,
-                                  if_match=if_match(request))
+    item = await change_plan_item(
+        c.session, item_id=item_id, actor=c.actor, changes=changes, done=done, if_match=if_match(request)
+    )
     return item_reply(item)
 
 
@@ -121,12 +121,42 @@ async def delete_plan_item(request: web.Request) -> web.Response:
 
 TAGS = ("plan",)
 routes = [
-    ApiRoute("GET", "/api/v1/claims/{claim_id}/plan", get_plan, Role.OPERATOR, "A claim's plan",
-             response=PlanList, tags=TAGS),
-    ApiRoute("POST", "/api/v1/claims/{claim_id}/plan", add_plan, Role.OPERATOR, "Add a plan activity",
-             body=PlanItemIn, response=PlanItemOut, status=201, errors=(409,), tags=TAGS),
-    ApiRoute("PATCH", "/api/v1/plan-items/{item_id}", patch_plan_item, Role.OPERATOR, "Change a plan activity",
-             body=PlanItemPatch, response=PlanItemOut, errors=(409, 412, 428), headers=("If-Match",), tags=TAGS),
-    ApiRoute("DELETE", "/api/v1/plan-items/{item_id}", delete_plan_item, Role.OPERATOR, "Remove a plan activity",
-             status=204, errors=(409, 412, 428), headers=("If-Match",), tags=TAGS),
+    ApiRoute(
+        "GET", "/api/v1/claims/{claim_id}/plan", get_plan, Role.OPERATOR, "A claim's plan", response=PlanList, tags=TAGS
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/claims/{claim_id}/plan",
+        add_plan,
+        Role.OPERATOR,
+        "Add a plan activity",
+        body=PlanItemIn,
+        response=PlanItemOut,
+        status=201,
+        errors=(409,),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "PATCH",
+        "/api/v1/plan-items/{item_id}",
+        patch_plan_item,
+        Role.OPERATOR,
+        "Change a plan activity",
+        body=PlanItemPatch,
+        response=PlanItemOut,
+        errors=(409, 412, 428),
+        headers=("If-Match",),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/api/v1/plan-items/{item_id}",
+        delete_plan_item,
+        Role.OPERATOR,
+        "Remove a plan activity",
+        status=204,
+        errors=(409, 412, 428),
+        headers=("If-Match",),
+        tags=TAGS,
+    ),
 ]

@@ -26,8 +26,13 @@ from shared.reports.structure import StructureParams
 
 TAGS = ("reports",)
 # What `format` chooses between (documented as the route's response types).
-MEDIA_TYPES = ("application/json", "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-               "image/png", "image/svg+xml")
+MEDIA_TYPES = (
+    "application/json",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "image/png",
+    "image/svg+xml",
+)
 
 
 class FilterQuery(ClaimFilterQuery):

@@ -17,6 +17,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 routes = [
-    ApiRoute("GET", "/metrics", metrics, Role.ADMIN, "Prometheus metrics", content_type="text/plain",
-             tags=("system",)),
+    ApiRoute("GET", "/metrics", metrics, Role.ADMIN, "Prometheus metrics", content_type="text/plain", tags=("system",)),
 ]

@@ -100,8 +100,7 @@ async def issue_token_view(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     body = await read_body(request, TokenIn)
     token, row = await issue_token(c.session, user_id=user_id, name=body.name)
-    return reply(IssuedToken.model_validate({**TokenOut.model_validate(row).model_dump(), "token": token}),
-                 status=201)
+    return reply(IssuedToken.model_validate({**TokenOut.model_validate(row).model_dump(), "token": token}), status=201)
 
 
 async def revoke_token_view(request: web.Request) -> web.Response:
@@ -114,14 +113,56 @@ async def revoke_token_view(request: web.Request) -> web.Response:
 TAGS = ("users",)
 routes = [
     ApiRoute("GET", "/api/v1/users", users_view, Role.ADMIN, "List staff users", response=UserList, tags=TAGS),
-    ApiRoute("POST", "/api/v1/users", create_user_view, Role.ADMIN, "Create a staff user", body=UserIn,
-             response=StaffUserOut, status=201, errors=(409,), tags=TAGS),
-    ApiRoute("PATCH", "/api/v1/users/{user_id}", patch_user, Role.ADMIN, "Change a staff user", body=UserPatch,
-             response=StaffUserOut, tags=TAGS),
-    ApiRoute("GET", "/api/v1/tokens", tokens_view, Role.ADMIN, "List API tokens", query=TokenQuery,
-             response=TokenList, tags=TAGS),
-    ApiRoute("POST", "/api/v1/users/{user_id}/tokens", issue_token_view, Role.ADMIN, "Issue an API token",
-             body=TokenIn, response=IssuedToken, status=201, tags=TAGS),
-    ApiRoute("POST", "/api/v1/tokens/{token_id}/revoke", revoke_token_view, Role.ADMIN, "Revoke an API token",
-             response=TokenOut, tags=TAGS),
+    ApiRoute(
+        "POST",
+        "/api/v1/users",
+        create_user_view,
+        Role.ADMIN,
+        "Create a staff user",
+        body=UserIn,
+        response=StaffUserOut,
+        status=201,
+        errors=(409,),
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        patch_user,
+        Role.ADMIN,
+        "Change a staff user",
+        body=UserPatch,
+        response=StaffUserOut,
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/tokens",
+        tokens_view,
+        Role.ADMIN,
+        "List API tokens",
+        query=TokenQuery,
+        response=TokenList,
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/users/{user_id}/tokens",
+        issue_token_view,
+        Role.ADMIN,
+        "Issue an API token",
+        body=TokenIn,
+        response=IssuedToken,
+        status=201,
+        tags=TAGS,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/tokens/{token_id}/revoke",
+        revoke_token_view,
+        Role.ADMIN,
+        "Revoke an API token",
+        response=TokenOut,
+        tags=TAGS,
+    ),
 ]

@@ -239,9 +239,11 @@ async def files_step(message: Message, state: FSMContext, t: Translator) -> None
     draft = await _draft(state)
     if attachment_of(message) is not None:
         if _add_file(draft, message):
-            _later(message.answer(
-                t("bot.intake.file_added", count=len(draft["files"])), reply_markup=keyboards.files_done(t)
-            ))
+            _later(
+                message.answer(
+                    t("bot.intake.file_added", count=len(draft["files"])), reply_markup=keyboards.files_done(t)
+                )
+            )
         await _save(state, draft)
         return
     if message.text is not None and message.text.strip():
@@ -265,8 +267,15 @@ async def files_done(query: CallbackQuery, state: FSMContext, customer: Customer
 
 
 async def _text_answer(
-    message: Message, state: FSMContext, customer: Customer, t: Translator,
-    *, step: str, field: str, limit: int, ask: TelegramMethod[Any],
+    message: Message,
+    state: FSMContext,
+    customer: Customer,
+    t: Translator,
+    *,
+    step: str,
+    field: str,
+    limit: int,
+    ask: TelegramMethod[Any],
 ) -> None:
     """A step answered in words: a bad answer is explained and `ask` repeated; a good one is kept
     in the draft's `field` and the wizard goes on after `step`."""
@@ -419,10 +428,12 @@ async def submit(
     if isinstance(query.message, Message):
         _later(query.message.edit_reply_markup(reply_markup=None))
         settings = get_settings()
-        _later(query.message.answer(
-            t("bot.intake.registered", number=esc(claim.number), hours=settings.sla_first_response_hours),
-            reply_markup=keyboards.open_claim(t, claim.id),
-        ))
+        _later(
+            query.message.answer(
+                t("bot.intake.registered", number=esc(claim.number), hours=settings.sla_first_response_hours),
+                reply_markup=keyboards.open_claim(t, claim.id),
+            )
+        )
 
 
 def make_router() -> Router:

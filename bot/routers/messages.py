@@ -78,7 +78,9 @@ async def any_message(
     if not created:
         return None
     stored = StoredText(
-        interaction.id, route.claim.id if route.claim else None, route.claim.number if route.claim else None,
+        interaction.id,
+        route.claim.id if route.claim else None,
+        route.claim.number if route.claim else None,
         len(route.choices),
     )
 
@@ -113,9 +115,7 @@ async def acknowledge(
     return None
 
 
-async def edited_message(
-    message: Message, state: FSMContext, session: AsyncSession, customer: Customer
-) -> None:
+async def edited_message(message: Message, state: FSMContext, session: AsyncSession, customer: Customer) -> None:
     content = content_of(message)
     chosen = (await state.get_data()).get("writing_claim_id")
     route = await route_inbound(session, customer_id=customer.id, chosen_claim_id=chosen)

@@ -137,8 +137,7 @@ async def open_claim(
         who = t("bot.claim.from_you") if item.direction == Direction.INBOUND else t("bot.claim.from_desk")
         files = t("bot.claim.files", count=len(item.attachments)) if item.attachments else ""
         lines.append(
-            f"<b>{who}</b> {item.occurred_at.astimezone(tz).strftime('%d.%m %H:%M')}: "
-            f"{esc(item.text, 300)}{files}"
+            f"<b>{who}</b> {item.occurred_at.astimezone(tz).strftime('%d.%m %H:%M')}: {esc(item.text, 300)}{files}"
         )
     markup = keyboards.claim_card(t, claim, page, pages, can_write=claim.status != ClaimStatus.CLOSED)
     if isinstance(query.message, Message):

@@ -53,4 +53,3 @@ async def log_claim_event(
     session.add(event)
     await session.flush()
     return event
-

@@ -50,8 +50,9 @@ async def register_received_claim(
     if target is not None and actor.is_staff and target != actor.id:
         staff = await session.get(StaffUser, actor.id)
         if staff is None or Role(staff.role) not in REASSIGNING_ROLES:
-            raise NotAllowed("only a manager assigns a claim to someone else; you may take it yourself",
-                             field="responsible_id")
+            raise NotAllowed(
+                "only a manager assigns a claim to someone else; you may take it yourself", field="responsible_id"
+            )
     if customer_id is None:
         if not customer_phone and not customer_email:
             raise InvalidValue("customer_phone", "give the customer's phone or e-mail (or customer_id)")

@@ -46,8 +46,14 @@ RESOLUTION_HOURS_SQL = "date_part('epoch', resolved_at - registered_at) / 3600"
 # What the response-times report reads of a claim besides its group and registration time: the
 # per-group indexes (department, responsible) carry them, so its groups are read in group order
 # by an index-only scan, with no sort of the year's claims by group.
-RESPONSE_TIME_COLUMNS = ("status", "first_response_at", "due_at", "resolved_at", "first_response_hours",
-                         "resolution_hours")
+RESPONSE_TIME_COLUMNS = (
+    "status",
+    "first_response_at",
+    "due_at",
+    "resolved_at",
+    "first_response_hours",
+    "resolution_hours",
+)
 
 # An open claim, as SQL text; the claims list's "overdue" filter says it the same way (a partial
 # index is used only by a query whose condition implies the index's).
@@ -146,9 +152,7 @@ class Claim(Base):
             "result IS NULL OR result IN (" + ", ".join(f"'{r.value}'" for r in ClaimResult) + ")",
             name="result_allowed",
         ),
-        CheckConstraint(
-            "satisfaction_score IS NULL OR satisfaction_score BETWEEN 1 AND 5", name="satisfaction_range"
-        ),
+        CheckConstraint("satisfaction_score IS NULL OR satisfaction_score BETWEEN 1 AND 5", name="satisfaction_range"),
         # A resolved or closed claim always says what was decided.
         CheckConstraint(
             "status NOT IN ('resolved', 'closed') OR (result IS NOT NULL AND resolved_at IS NOT NULL)",
@@ -158,8 +162,7 @@ class Claim(Base):
         # `(registered_at, id) < (...)` with the filter as the index's prefix, and `status` included
         # lets the total of "filter + status" be an index-only count. These also serve the foreign
         # keys (their column leads), so the single-column indexes are gone.
-        Index("ix_claim_status_registered", "status", "registered_at", "id",
-              postgresql_include=["channel", "due_at"]),
+        Index("ix_claim_status_registered", "status", "registered_at", "id", postgresql_include=["channel", "due_at"]),
         *(
             Index(f"ix_claim_{name}_registered", column, "registered_at", "id", postgresql_include=["status"])
             for name, column in (
@@ -171,8 +174,13 @@ class Claim(Base):
         # The groups of the response-times report (shared/reports/response_times.py) come from these
         # two in group order, as index-only scans: no sort of a year of claims by group.
         *(
-            Index(f"ix_claim_{name}_registered", column, "registered_at", "id",
-                  postgresql_include=list(RESPONSE_TIME_COLUMNS))
+            Index(
+                f"ix_claim_{name}_registered",
+                column,
+                "registered_at",
+                "id",
+                postgresql_include=list(RESPONSE_TIME_COLUMNS),
+            )
             for name, column in (("department", "culprit_department_id"), ("responsible", "responsible_id"))
         ),
         Index("ix_claim_updated_at", "updated_at", "id"),
@@ -183,8 +191,7 @@ class Claim(Base):
         Index("ix_claim_search_vector", "search_vector", postgresql_using="gin"),
         # The open claims by channel and due date: the total of "overdue" (with or without a channel)
         # is an index-only count of the late open claims, not a walk over every open claim.
-        Index("ix_claim_open_channel_due", "channel", "due_at",
-              postgresql_where=text(OPEN_CLAIM_SQL)),
+        Index("ix_claim_open_channel_due", "channel", "due_at", postgresql_where=text(OPEN_CLAIM_SQL)),
         # The unassigned queue by status, in list order: its page and its total come from one small index.
         Index("ix_claim_unassigned", "status", "registered_at", "id", postgresql_where=text("responsible_id IS NULL")),
     )

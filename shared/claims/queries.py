@@ -44,7 +44,11 @@ SORTS: dict[str, Any] = {
 }
 # The type of a cursor's sort value, checked before it is bound to the statement.
 _CURSOR_TYPES: dict[str, type] = {
-    "registered_at": datetime, "updated_at": datetime, "due_at": datetime, "number": str, "id": int,
+    "registered_at": datetime,
+    "updated_at": datetime,
+    "due_at": datetime,
+    "number": str,
+    "id": int,
 }
 SORT_CHOICES = tuple(SORTS) + tuple(f"-{name}" for name in SORTS)
 
@@ -223,9 +227,7 @@ def _build_shape(filter_names: frozenset[str], sort: str, *, after: bool, first_
                 select(found.c.id.label("id"), adapt(key).label("sort_key")).where(*map(adapt, later)).cte("matched")
             )
         else:
-            matched = (
-                select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset).cte("matched")
-            )
+            matched = select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset).cte("matched")
         top = (
             select(matched.c.id, matched.c.sort_key)
             .order_by(*ordered(matched.c.sort_key, matched.c.id))

@@ -108,9 +108,7 @@ async def get_claim(session: AsyncSession, *, claim_id: int, for_update: bool = 
 
 async def get_customer_claim(session: AsyncSession, *, claim_id: int, customer_id: int) -> Claim:
     """A claim as its own customer may see it; anyone else's claim is simply 'not found'."""
-    claim = await session.scalar(
-        select(Claim).where(Claim.id == claim_id, Claim.customer_id == customer_id)
-    )
+    claim = await session.scalar(select(Claim).where(Claim.id == claim_id, Claim.customer_id == customer_id))
     if claim is None:
         raise NotFound("claim", claim_id)
     return claim
@@ -422,9 +420,7 @@ async def record_satisfaction(
     return claim
 
 
-async def add_satisfaction_comment(
-    session: AsyncSession, *, claim_id: int, actor: Actor, comment: str
-) -> Claim:
+async def add_satisfaction_comment(session: AsyncSession, *, claim_id: int, actor: Actor, comment: str) -> Claim:
     """The comment that may follow a rating: once, and only after the score."""
     clean_comment = _text("comment", comment, required=True, limit=4096)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)

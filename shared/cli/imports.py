@@ -40,8 +40,14 @@ class _Bar:
             self.close()
             self.phase = phase
             label = "checking lines" if phase == "check" else "writing claims"
-            self.bar = tqdm(total=total, desc=label, unit=" rows" if phase == "write" else " lines",
-                            disable=None, file=sys.stderr, leave=False)
+            self.bar = tqdm(
+                total=total,
+                desc=label,
+                unit=" rows" if phase == "write" else " lines",
+                disable=None,
+                file=sys.stderr,
+                leave=False,
+            )
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
 

@@ -41,9 +41,7 @@ async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, 
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(part(settings, db, stop), name=name) for name, part in selected]
     try:
-        done, _ = await asyncio.wait(
-            [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         for task in tasks:
             if task in done and task.exception() is not None:

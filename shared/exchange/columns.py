@@ -31,7 +31,17 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONA
 # Free text (customers', staff's or catalog names): protected against formula injection on export
 # (`shared.exchange.cells`) and unprotected on import. Codes, numbers, phones, amounts and timestamps
 # are not text in this sense and are left as they are.
-TEXT_COLUMNS: frozenset[str] = frozenset({
-    "number", "customer_name", "subject", "description", "requirement", "reason", "culprit_department",
-    "culprit_employee", "responsible", "resolution",
-})
+TEXT_COLUMNS: frozenset[str] = frozenset(
+    {
+        "number",
+        "customer_name",
+        "subject",
+        "description",
+        "requirement",
+        "reason",
+        "culprit_department",
+        "culprit_employee",
+        "responsible",
+        "resolution",
+    }
+)

@@ -45,7 +45,7 @@ def decode(data: bytes) -> tuple[str, str]:
     """The text and the encoding it was read in: a UTF-8 BOM wins, then strict UTF-8, then cp1251."""
     if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError:
             raise FileRejected([RowError(1, None, "encoding")]) from None
     try:

@@ -41,14 +41,30 @@ AMOUNTS = ("amount_claimed", "amount_granted")
 
 
 def export_query(filters: ClaimFilters | None, tz: ZoneInfo):
-    department, reason, employee, staff = (aliased(Department), aliased(Reason), aliased(Employee),
-                                           aliased(StaffUser))
+    department, reason, employee, staff = (aliased(Department), aliased(Reason), aliased(Employee), aliased(StaffUser))
     query = (
         select(
-            Claim.number, Claim.registered_at, Customer.name, Customer.phone, Customer.telegram_user_id,
-            Claim.channel, Claim.subject, Claim.description, Claim.remedy, Claim.remedy_text, reason.name,
-            department.name, employee.name, staff.login, Claim.status, Claim.result, Claim.resolution,
-            Claim.resolved_at, Claim.closed_at, Claim.amount_claimed, Claim.amount_granted,
+            Claim.number,
+            Claim.registered_at,
+            Customer.name,
+            Customer.phone,
+            Customer.telegram_user_id,
+            Claim.channel,
+            Claim.subject,
+            Claim.description,
+            Claim.remedy,
+            Claim.remedy_text,
+            reason.name,
+            department.name,
+            employee.name,
+            staff.login,
+            Claim.status,
+            Claim.result,
+            Claim.resolution,
+            Claim.resolved_at,
+            Claim.closed_at,
+            Claim.amount_claimed,
+            Claim.amount_granted,
         )
         .join(Customer, Customer.id == Claim.customer_id)
         .outerjoin(reason, reason.id == Claim.reason_id)
@@ -66,9 +82,29 @@ async def export_rows(
 ) -> AsyncIterator[dict[str, Any]]:
     """Each claim as a dict keyed by the import's columns, values typed (datetimes local, aware)."""
     result = await session.stream(export_query(filters, tz).execution_options(yield_per=2000))
-    async for (number, registered_at, name, phone, telegram_id, channel, subject, description, remedy,
-               remedy_text, reason, department, employee, responsible, status, result_, resolution,
-               resolved_at, closed_at, amount_claimed, amount_granted) in result:
+    async for (
+        number,
+        registered_at,
+        name,
+        phone,
+        telegram_id,
+        channel,
+        subject,
+        description,
+        remedy,
+        remedy_text,
+        reason,
+        department,
+        employee,
+        responsible,
+        status,
+        result_,
+        resolution,
+        resolved_at,
+        closed_at,
+        amount_claimed,
+        amount_granted,
+    ) in result:
         yield {
             "number": number,
             "registered_at": registered_at.astimezone(tz),
@@ -130,10 +166,28 @@ async def export_csv(session: AsyncSession, *, filters: ClaimFilters | None = No
     return b"".join([chunk async for chunk in export_csv_chunks(session, filters=filters, tz=tz)])
 
 
-WIDTHS = {"number": 14, "registered_at": 20, "customer_name": 24, "customer_phone": 16, "customer_telegram_id": 14,
-          "channel": 10, "subject": 40, "description": 60, "requirement": 20, "reason": 24,
-          "culprit_department": 24, "culprit_employee": 24, "responsible": 14, "status": 12, "result": 18,
-          "resolution": 40, "resolved_at": 20, "closed_at": 20, "amount_claimed": 14, "amount_granted": 14}
+WIDTHS = {
+    "number": 14,
+    "registered_at": 20,
+    "customer_name": 24,
+    "customer_phone": 16,
+    "customer_telegram_id": 14,
+    "channel": 10,
+    "subject": 40,
+    "description": 60,
+    "requirement": 20,
+    "reason": 24,
+    "culprit_department": 24,
+    "culprit_employee": 24,
+    "responsible": 14,
+    "status": 12,
+    "result": 18,
+    "resolution": 40,
+    "resolved_at": 20,
+    "closed_at": 20,
+    "amount_claimed": 14,
+    "amount_granted": 14,
+}
 
 
 async def export_xlsx(session: AsyncSession, *, filters: ClaimFilters | None = None, tz: ZoneInfo) -> bytes:

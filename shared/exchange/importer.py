@@ -49,9 +49,18 @@ from shared.staff.models import StaffUser
 Progress = Callable[[str, int, int], None]  # (phase: "check" | "write", done, total)
 
 MAX_TEXT = 20_000
-LIMITS = {"customer_name": 255, "subject": 300, "reason": 200, "culprit_department": 200,
-          "culprit_employee": 200, "number": 32, "requirement": MAX_TEXT, "description": MAX_TEXT,
-          "resolution": MAX_TEXT, "responsible": 200}
+LIMITS = {
+    "customer_name": 255,
+    "subject": 300,
+    "reason": 200,
+    "culprit_department": 200,
+    "culprit_employee": 200,
+    "number": 32,
+    "requirement": MAX_TEXT,
+    "description": MAX_TEXT,
+    "resolution": MAX_TEXT,
+    "responsible": 200,
+}
 CHUNK = 10_000  # rows per COPY batch (and per progress step)
 
 
@@ -103,8 +112,13 @@ class ImportSummary:
     numbers: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claims": self.claims, "customers": self.customers, "departments": self.departments,
-                "employees": self.employees, "reasons": self.reasons}
+        return {
+            "claims": self.claims,
+            "customers": self.customers,
+            "departments": self.departments,
+            "employees": self.employees,
+            "reasons": self.reasons,
+        }
 
 
 # --- checking one row -------------------------------------------------------------------------
@@ -356,11 +370,13 @@ async def _staff_lookup(
     if not names:
         return {}
     lowered = {n.lower() for n in names}
-    found = (await session.execute(
-        select(StaffUser.id, StaffUser.login, StaffUser.full_name)
-        .where((StaffUser.login.in_(lowered)) | (StaffUser.full_name.in_(names)))
-        .order_by(StaffUser.id)
-    )).all()
+    found = (
+        await session.execute(
+            select(StaffUser.id, StaffUser.login, StaffUser.full_name)
+            .where((StaffUser.login.in_(lowered)) | (StaffUser.full_name.in_(names)))
+            .order_by(StaffUser.id)
+        )
+    ).all()
     by_name: dict[str, int] = {}
     for ident, _login, full_name in found:
         by_name.setdefault(full_name, ident)
@@ -384,7 +400,7 @@ async def _taken_numbers(session: AsyncSession, refs: list[tuple[int, str, str]]
         return
     taken: set[str] = set()
     for start in range(0, len(given), CHUNK):
-        chunk = given[start:start + CHUNK]
+        chunk = given[start : start + CHUNK]
         taken.update((await session.scalars(select(Claim.number).where(Claim.number.in_(chunk)))).all())
     for line, _, number in refs:
         if number in taken:
@@ -411,10 +427,13 @@ async def _ensure_employees(
     if not keys:
         return {}, 0
     names = {name for name, _ in keys}
-    found = (await session.execute(
-        select(Employee.id, Employee.name, Employee.department_id)
-        .where(Employee.name.in_(names)).order_by(Employee.id)
-    )).all()
+    found = (
+        await session.execute(
+            select(Employee.id, Employee.name, Employee.department_id)
+            .where(Employee.name.in_(names))
+            .order_by(Employee.id)
+        )
+    ).all()
     out: dict[tuple[str, int | None], int] = {}
     for ident, name, department_id in found:
         out.setdefault((name, department_id), ident)
@@ -462,8 +481,9 @@ async def import_claims(
         raise ImportRejected(errors)
 
     summary = ImportSummary(claims=len(rows), encoding=encoding, delimiter=delimiter)
-    departments, summary.departments = await _ensure_names(session, Department, {r.department for r in rows
-                                                                                 if r.department})
+    departments, summary.departments = await _ensure_names(
+        session, Department, {r.department for r in rows if r.department}
+    )
     reasons, summary.reasons = await _ensure_names(session, Reason, {r.reason for r in rows if r.reason})
     employees, summary.employees = await _ensure_employees(
         session, {(r.employee, departments.get(r.department)) for r in rows if r.employee}
@@ -482,30 +502,71 @@ async def import_claims(
     currency = settings.currency.upper()
 
     claim_columns = (
-        "id", "number", "customer_id", "channel", "subject", "description", "remedy", "remedy_text",
-        "amount_claimed", "amount_granted", "currency", "reason_id", "culprit_department_id",
-        "culprit_employee_id", "responsible_id", "priority", "status", "result", "resolution",
-        "registered_at", "due_at", "resolved_at", "closed_at", "updated_at", "version",
+        "id",
+        "number",
+        "customer_id",
+        "channel",
+        "subject",
+        "description",
+        "remedy",
+        "remedy_text",
+        "amount_claimed",
+        "amount_granted",
+        "currency",
+        "reason_id",
+        "culprit_department_id",
+        "culprit_employee_id",
+        "responsible_id",
+        "priority",
+        "status",
+        "result",
+        "resolution",
+        "registered_at",
+        "due_at",
+        "resolved_at",
+        "closed_at",
+        "updated_at",
+        "version",
     )
     event_columns = ("claim_id", "actor_kind", "actor_staff_id", "actor_customer_id", "kind", "after", "at")
     staff_id = actor.id if actor.kind is ActorKind.STAFF else None
     customer_actor = actor.id if actor.kind is ActorKind.CUSTOMER else None
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
+        chunk = rows[start : start + CHUNK]
         claim_records = []
         event_records = []
         for offset, row in enumerate(chunk):
             i = start + offset
             dept = departments.get(row.department) if row.department else None
-            claim_records.append((
-                claim_ids[i], numbers[i], customer_of[i], row.channel, row.subject, row.description,
-                row.remedy, row.remedy_text, row.amount_claimed, row.amount_granted, currency,
-                reasons.get(row.reason) if row.reason else None, dept,
-                employees.get((row.employee, dept)) if row.employee else None,
-                responsible.get(row.responsible) if row.responsible else None,
-                Priority.NORMAL.value, row.status, row.result, row.resolution,
-                row.registered_at, row.registered_at + sla, row.resolved_at, row.closed_at, now, 1,
-            ))
+            claim_records.append(
+                (
+                    claim_ids[i],
+                    numbers[i],
+                    customer_of[i],
+                    row.channel,
+                    row.subject,
+                    row.description,
+                    row.remedy,
+                    row.remedy_text,
+                    row.amount_claimed,
+                    row.amount_granted,
+                    currency,
+                    reasons.get(row.reason) if row.reason else None,
+                    dept,
+                    employees.get((row.employee, dept)) if row.employee else None,
+                    responsible.get(row.responsible) if row.responsible else None,
+                    Priority.NORMAL.value,
+                    row.status,
+                    row.result,
+                    row.resolution,
+                    row.registered_at,
+                    row.registered_at + sla,
+                    row.resolved_at,
+                    row.closed_at,
+                    now,
+                    1,
+                )
+            )
             after = json.dumps({"number": numbers[i], "status": row.status, "line": row.line})
             event_records.append((claim_ids[i], actor.kind.value, staff_id, customer_actor, "imported", after, now))
         await raw.copy_records_to_table("claim", records=claim_records, columns=claim_columns)
@@ -584,14 +645,16 @@ async def _numbers(session: AsyncSession, raw, rows: list[Row], tz: ZoneInfo) ->
     next_value: dict[int, int] = {}
     for year, count in needed.items():
         # Same upsert as numbering.next_claim_number, taking `count` numbers at once under the row lock.
-        last = (await session.execute(
-            text(
-                "INSERT INTO claim_number_counter (year, last_value) VALUES (:year, :n) "
-                "ON CONFLICT (year) DO UPDATE SET last_value = claim_number_counter.last_value + :n "
-                "RETURNING last_value"
-            ),
-            {"year": year, "n": count},
-        )).scalar_one()
+        last = (
+            await session.execute(
+                text(
+                    "INSERT INTO claim_number_counter (year, last_value) VALUES (:year, :n) "
+                    "ON CONFLICT (year) DO UPDATE SET last_value = claim_number_counter.last_value + :n "
+                    "RETURNING last_value"
+                ),
+                {"year": year, "n": count},
+            )
+        ).scalar_one()
         next_value[year] = last - count + 1
     out: list[str] = []
     for row in rows:

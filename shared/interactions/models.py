@@ -23,8 +23,7 @@ from shared.db import Base
 from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel, check_in
 
 INTERACTION_SEARCH_SQL = (
-    "to_tsvector('russian'::regconfig, coalesce(text, '')) || "
-    "to_tsvector('english'::regconfig, coalesce(text, ''))"
+    "to_tsvector('russian'::regconfig, coalesce(text, '')) || to_tsvector('english'::regconfig, coalesce(text, ''))"
 )
 
 

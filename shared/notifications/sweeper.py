@@ -205,9 +205,7 @@ async def sweep_once(
         result.leases_released = await release_expired_leases(session)
     if forget_updates:
         async with sessions() as session, session.begin():
-            result.updates_forgotten = await forget_processed_updates(
-                session, before=now - PROCESSED_UPDATE_RETENTION
-            )
+            result.updates_forgotten = await forget_processed_updates(session, before=now - PROCESSED_UPDATE_RETENTION)
     result.auto_closed = await auto_close(sessions, now)
     result.reminded = await sla_reminders(sessions, now)
     result.overdue_alerts = await overdue_alerts(sessions, now)

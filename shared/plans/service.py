@@ -27,8 +27,7 @@ class StalePlanItem(StaleVersion):
     """The plan item's ETag sent in If-Match is not the current one (412)."""
 
     def __init__(self, expected: str, actual: str) -> None:
-        DomainError.__init__(self, "the plan activity was changed by someone else", expected=expected,
-                             actual=actual)
+        DomainError.__init__(self, "the plan activity was changed by someone else", expected=expected, actual=actual)
 
 
 def plan_item_etag(item: PlanItem) -> str:
@@ -36,8 +35,10 @@ def plan_item_etag(item: PlanItem) -> str:
     field a client can see or set gives another tag."""
     values = [item.id, item.claim_id, *(getattr(item, f) for f in PLAN_FIELDS), item.done_at]
     canonical = json.dumps(
-        [v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
-         for v in values],
+        [
+            v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
+            for v in values
+        ],
         ensure_ascii=False,
     )
     return '"p' + hashlib.sha256(canonical.encode()).hexdigest()[:24] + '"'

@@ -39,8 +39,7 @@ REPORTS: dict[str, ReportSpec] = {
         ReportSpec("dynamics", "dynamics", DynamicsParams, DynamicsReport, dynamics_report),
         ReportSpec("satisfaction", "satisfaction", SatisfactionParams, SatisfactionReport, satisfaction_report),
         ReportSpec("structure", "structure", StructureParams, StructureReport, structure_report),
-        ReportSpec("response_times", "response-times", ResponseTimesParams, ResponseTimesReport,
-                   response_times_report),
+        ReportSpec("response_times", "response-times", ResponseTimesParams, ResponseTimesReport, response_times_report),
         ReportSpec("ratings", "ratings", RatingsParams, RatingsReport, ratings_report),
     )
 }

@@ -41,8 +41,7 @@ COLORS = {
     "partially_satisfied": "#ffb74d",
     "rejected": "#e57373",
 }
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 RC = {
     "font.family": FONT,
     "font.size": 10,
@@ -65,8 +64,11 @@ def _period_label(day: date, granularity: str, language: str) -> str:
 
 
 def _title(report: ReportBody, t: Translator, extra: str = "") -> str:
-    span = t("reports.range", date_from=format_date(report.date_from, "d MMM yyyy", locale=t.language),
-             date_to=format_date(report.date_to, "d MMM yyyy", locale=t.language))
+    span = t(
+        "reports.range",
+        date_from=format_date(report.date_from, "d MMM yyyy", locale=t.language),
+        date_to=format_date(report.date_to, "d MMM yyyy", locale=t.language),
+    )
     head = t(f"reports.title.{report_name(report)}")
     return f"{head}{extra}\n{span}"
 
@@ -91,10 +93,14 @@ def _dynamics(fig: Figure, report: DynamicsReport, t: Translator) -> None:
         width = 0.38
         resolved = [r.resolved for r in report.rows]
         unresolved = [r.unresolved for r in report.rows]
-        ax.bar([x - width / 2 for x in xs], resolved, width, label=t("reports.col.resolved"),
-               color=COLORS["resolved"])
-        ax.bar([x + width / 2 for x in xs], unresolved, width, label=t("reports.col.unresolved"),
-               color=COLORS["unresolved"])
+        ax.bar([x - width / 2 for x in xs], resolved, width, label=t("reports.col.resolved"), color=COLORS["resolved"])
+        ax.bar(
+            [x + width / 2 for x in xs],
+            unresolved,
+            width,
+            label=t("reports.col.unresolved"),
+            color=COLORS["unresolved"],
+        )
     else:
         groups = list(dict.fromkeys(getattr(r, report.by) for r in report.rows))
         bottom = [0] * len(periods)
@@ -104,11 +110,18 @@ def _dynamics(fig: Figure, report: DynamicsReport, t: Translator) -> None:
             for r in report.rows:
                 if getattr(r, report.by) == group:
                     heights[index[r.period]] = r.registered
-            ax.bar(xs, heights, 0.6, bottom=bottom, label=_wrap(group_label(group, t), 30),
-                   color=PALETTE[n % len(PALETTE)])
+            ax.bar(
+                xs, heights, 0.6, bottom=bottom, label=_wrap(group_label(group, t), 30), color=PALETTE[n % len(PALETTE)]
+            )
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    ax.plot(xs, [totals[p] for p in periods], marker="o", color=COLORS["registered"], linewidth=2,
-            label=t("reports.col.registered"))
+    ax.plot(
+        xs,
+        [totals[p] for p in periods],
+        marker="o",
+        color=COLORS["registered"],
+        linewidth=2,
+        label=t("reports.col.registered"),
+    )
     ax.set_xticks(xs, labels, rotation=45 if len(xs) > 6 else 0, ha="right" if len(xs) > 6 else "center")
     if len(xs) > 40:  # daily over months: every label would overlap
         step = len(xs) // 20 + 1
@@ -137,8 +150,14 @@ def _satisfaction(fig: Figure, report: SatisfactionReport, t: Translator) -> Non
         bars = ax.barh(ys, shares, 0.6, left=left, label=t(f"reports.col.{key}"), color=COLORS[key])
         for bar, share in zip(bars, shares, strict=True):
             if share >= 6:
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2, f"{share:.1f}",
-                        ha="center", va="center", fontsize=8)
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bar.get_y() + bar.get_height() / 2,
+                    f"{share:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                )
         left = [a + b for a, b in zip(left, shares, strict=True)]
     ax.set_yticks(ys, labels)
     ax.set_xlim(0, 100)
@@ -152,8 +171,7 @@ def _sorted_bars(ax, items: list[tuple[str, float]], xlabel: str, fmt: str = "{:
     ys = list(range(len(items)))[::-1]
     bars = ax.barh(ys, [v for _, v in items], 0.6, color=COLORS["registered"])
     for bar, (_, value) in zip(bars, items, strict=True):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt.format(value), va="center",
-                fontsize=8)
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt.format(value), va="center", fontsize=8)
     ax.set_yticks(ys, [_wrap(label, 24) for label, _ in items])
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
@@ -168,8 +186,9 @@ def _structure(fig: Figure, report: StructureReport, t: Translator) -> None:
         return
     left, right = fig.subplots(1, 2)
     left.set_title(t("reports.sheet.by_department"))
-    _sorted_bars(left, [(group_label(r.department, t), r.count) for r in report.by_department],
-                 t("reports.axis.claims"))
+    _sorted_bars(
+        left, [(group_label(r.department, t), r.count) for r in report.by_department], t("reports.axis.claims")
+    )
     right.set_title(t("reports.sheet.by_reason"))
     _sorted_bars(right, [(group_label(r.reason, t), r.count) for r in report.by_reason], t("reports.axis.claims"))
 
@@ -182,9 +201,11 @@ def _response_times(fig: Figure, report: ResponseTimesReport, t: Translator) -> 
         _no_data(ax, t)
         return
     ys = list(range(len(rows)))[::-1]
-    series = (("first_response_median_h", "reports.chart.first_response_median", "#90caf9"),
-              ("resolution_median_h", "reports.chart.resolution_median", "#1f4e79"),
-              ("resolution_p90_h", "reports.chart.resolution_p90", "#e57373"))
+    series = (
+        ("first_response_median_h", "reports.chart.first_response_median", "#90caf9"),
+        ("resolution_median_h", "reports.chart.resolution_median", "#1f4e79"),
+        ("resolution_p90_h", "reports.chart.resolution_p90", "#e57373"),
+    )
     height = 0.26
     for n, (key, label, color) in enumerate(series):
         values = [getattr(r, key) or 0 for r in rows]
@@ -204,8 +225,9 @@ def _ratings(fig: Figure, report: RatingsReport, t: Translator) -> None:
         _no_data(ax, t)
         return
     rows.sort(key=lambda r: -(r.average or 0))
-    _sorted_bars(ax, [(group_label(getattr(r, report.by), t), r.average or 0) for r in rows],
-                 t("reports.axis.rating"), "{:.2f}")
+    _sorted_bars(
+        ax, [(group_label(getattr(r, report.by), t), r.average or 0) for r in rows], t("reports.axis.rating"), "{:.2f}"
+    )
     ax.set_xlim(0, 5.5)
 
 

@@ -63,9 +63,7 @@ class ReportBody(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def range_conditions(
-    column: Any, date_from: date, date_to: date, tz: ZoneInfo
-) -> list[ColumnElement[bool]]:
+def range_conditions(column: Any, date_from: date, date_to: date, tz: ZoneInfo) -> list[ColumnElement[bool]]:
     """`column` falls on a local day from `date_from` to `date_to` inclusive.
 
     Compared as UTC instants (not `local(column)::date BETWEEN`) so that the btree index on the
@@ -103,8 +101,9 @@ async def prepare_report(session: AsyncSession, *, sorts: bool) -> None:
             {"mode": REPORT_PLAN_CACHE_MODE, "mem": REPORT_WORK_MEM},
         )
     else:
-        await session.execute(text("SELECT set_config('plan_cache_mode', :mode, true)"),
-                              {"mode": REPORT_PLAN_CACHE_MODE})
+        await session.execute(
+            text("SELECT set_config('plan_cache_mode', :mode, true)"), {"mode": REPORT_PLAN_CACHE_MODE}
+        )
 
 
 def pct(part: int, whole: int) -> float:

@@ -110,13 +110,9 @@ def dynamics_query(params: DynamicsParams, filters: ClaimFilters | None, tz: Zon
     series = select(
         cast(func.generate_series(first, last, step), Date).label("period"),
     ).subquery("periods")
-    numbered = select(
-        series.c.period, func.row_number().over(order_by=series.c.period).label("n")
-    ).subquery("numbered")
+    numbered = select(series.c.period, func.row_number().over(order_by=series.c.period).label("n")).subquery("numbered")
     start = func.generate_series(first, last + step, step).column_valued("start")
-    bounds = select(
-        func.array_agg(aggregate_order_by(func.timezone(literal(tz.key), start), start))
-    ).scalar_subquery()
+    bounds = select(func.array_agg(aggregate_order_by(func.timezone(literal(tz.key), start), start))).scalar_subquery()
 
     bucket = func.width_bucket(Claim.registered_at, bounds)
     done = Claim.status.in_([s.value for s in DONE_STATUSES])

@@ -44,14 +44,13 @@ def _columns(t: Translator, spec: Sequence[tuple[str, str]]) -> list[Column]:
     return [Column(key, t(f"reports.col.{key}"), kind) for key, kind in spec]  # type: ignore[arg-type]
 
 
-def _table_from(name: str, columns: list[Column], rows: Sequence[Any], total: Any | None, t: Translator,
-                group_key: str | None) -> Table:
+def _table_from(
+    name: str, columns: list[Column], rows: Sequence[Any], total: Any | None, t: Translator, group_key: str | None
+) -> Table:
     table = Table(name=name, columns=columns)
     for row in rows:
         data = row if isinstance(row, dict) else row.model_dump()
-        table.rows.append(
-            [group_label(data.get(c.key), t) if c.key == group_key else data.get(c.key) for c in columns]
-        )
+        table.rows.append([group_label(data.get(c.key), t) if c.key == group_key else data.get(c.key) for c in columns])
     if total is not None:
         data = total if isinstance(total, dict) else total.model_dump()
         first = columns[0].key
@@ -69,14 +68,14 @@ def dynamics_tables(report: DynamicsReport, t: Translator) -> list[Table]:
     return [_table_from(t("reports.title.dynamics"), _columns(t, spec), report.rows, report.total, t, group)]
 
 
-_SATISFACTION = [("reason", "text")] + [(k, "int" if not k.endswith("_pct") else "pct")
-                                        for k in SatisfactionCounts.model_fields]
+_SATISFACTION = [("reason", "text")] + [
+    (k, "int" if not k.endswith("_pct") else "pct") for k in SatisfactionCounts.model_fields
+]
 
 
 def satisfaction_tables(report: SatisfactionReport, t: Translator) -> list[Table]:
     return [
-        _table_from(t("reports.title.satisfaction"), _columns(t, _SATISFACTION), report.rows, report.total, t,
-                    "reason")
+        _table_from(t("reports.title.satisfaction"), _columns(t, _SATISFACTION), report.rows, report.total, t, "reason")
     ]
 
 
@@ -99,18 +98,32 @@ def structure_csv_table(report: StructureReport, t: Translator) -> Table:
     """The four lists in one long table (one header, one breakdown column), as CSV has one table."""
     columns = _columns(
         t,
-        [("dimension", "text"), ("department", "text"), ("reason", "text"), ("employee", "text"),
-         ("count", "int"), ("share_pct", "pct")],
+        [
+            ("dimension", "text"),
+            ("department", "text"),
+            ("reason", "text"),
+            ("employee", "text"),
+            ("count", "int"),
+            ("share_pct", "pct"),
+        ],
     )
     table = Table(name=t("reports.title.structure"), columns=columns)
     for key, dimension in (("by_department", "department"), ("by_reason", "reason"), ("by_employee", "employee")):
         for row in getattr(report, key):
-            values = {"dimension": t(f"reports.sheet.{key}"), dimension: group_label(getattr(row, dimension), t),
-                      "count": row.count, "share_pct": row.share_pct}
+            values = {
+                "dimension": t(f"reports.sheet.{key}"),
+                dimension: group_label(getattr(row, dimension), t),
+                "count": row.count,
+                "share_pct": row.share_pct,
+            }
             table.rows.append([values.get(c.key) for c in columns])
     for cell in report.cells:
-        values = {"dimension": t("reports.sheet.cells"), "department": group_label(cell.department, t),
-                  "reason": group_label(cell.reason, t), "count": cell.count}
+        values = {
+            "dimension": t("reports.sheet.cells"),
+            "department": group_label(cell.department, t),
+            "reason": group_label(cell.reason, t),
+            "count": cell.count,
+        }
         table.rows.append([values.get(c.key) for c in columns])
     return table
 
@@ -127,8 +140,7 @@ def _kind(key: str) -> str:
 
 def response_times_tables(report: ResponseTimesReport, t: Translator) -> list[Table]:
     spec = [(report.by, "text")] + [(k, _kind(k)) for k in ResponseTimes.model_fields]
-    return [_table_from(t("reports.title.response_times"), _columns(t, spec), report.rows, report.total, t,
-                        report.by)]
+    return [_table_from(t("reports.title.response_times"), _columns(t, spec), report.rows, report.total, t, report.by)]
 
 
 def ratings_tables(report: RatingsReport, t: Translator) -> list[Table]:

@@ -191,10 +191,16 @@ def response_times_query(
     columns = [
         gid,
         func.count(),
-        *measure(0, Claim.first_response_at, Claim.first_response_hours,
-                 Claim.first_response_at <= Claim.registered_at + first_sla, cast(null(), BigInteger)),
-        *measure(1, Claim.resolved_at, Claim.resolution_hours, Claim.resolved_at <= deadline,
-                 func.count().filter(late)),
+        *measure(
+            0,
+            Claim.first_response_at,
+            Claim.first_response_hours,
+            Claim.first_response_at <= Claim.registered_at + first_sla,
+            cast(null(), BigInteger),
+        ),
+        *measure(
+            1, Claim.resolved_at, Claim.resolution_hours, Claim.resolved_at <= deadline, func.count().filter(late)
+        ),
     ]
     columns = [column.label(f"c{i}") for i, column in enumerate(columns)]
     if split is None:
@@ -263,9 +269,7 @@ def response_times_rows(result) -> tuple[list[tuple], list[list[float | None] | 
 async def _fallback_totals(session: AsyncSession, where, measures: list[int]) -> dict[int, list[float] | None]:
     """The total's [median, p90] of the measures whose windows missed, from PostgreSQL itself."""
     quantiles = array([literal(q) for q in QUANTILES])
-    columns = [
-        func.percentile_cont(quantiles).within_group(MEASURE_HOURS[m]).cast(ARRAY(Float)) for m in measures
-    ]
+    columns = [func.percentile_cont(quantiles).within_group(MEASURE_HOURS[m]).cast(ARRAY(Float)) for m in measures]
     row = (await session.execute(select(*columns).where(where))).one()
     return dict(zip(measures, row, strict=True))
 
@@ -321,9 +325,7 @@ async def response_times_report(
         date_from=params.date_from,
         date_to=params.date_to,
         by=params.by,
-        sla_hours=SlaHours(
-            first_response=settings.sla_first_response_hours, resolution=settings.sla_resolution_hours
-        ),
+        sla_hours=SlaHours(first_response=settings.sla_first_response_hours, resolution=settings.sla_resolution_hours),
         rows=rows,
         total=total,
     )

@@ -95,6 +95,4 @@ async def satisfaction_report(
         total.partially_satisfied += partial
         total.rejected += rejected
     rows.sort(key=lambda r: (-r.resolved, r.reason is None, r.reason or ""))
-    return SatisfactionReport(
-        date_from=params.date_from, date_to=params.date_to, rows=rows, total=total.with_shares()
-    )
+    return SatisfactionReport(date_from=params.date_from, date_to=params.date_to, rows=rows, total=total.with_shares())

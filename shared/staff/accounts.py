@@ -146,8 +146,10 @@ async def update_user(session: AsyncSession, *, user_id: int, changes: Mapping[s
             clean[field] = value
         elif field == "password":
             clean["password_hash"] = await hash_password_off_loop(value or "")  # argon2: off the loop
-    loses_admin = user.role == Role.ADMIN and user.active and (
-        clean.get("active") is False or clean.get("role", Role.ADMIN) != Role.ADMIN
+    loses_admin = (
+        user.role == Role.ADMIN
+        and user.active
+        and (clean.get("active") is False or clean.get("role", Role.ADMIN) != Role.ADMIN)
     )
     if loses_admin:
         # Lock the admins while counting: two admins demoting each other at once must not both pass.
@@ -157,9 +159,7 @@ async def update_user(session: AsyncSession, *, user_id: int, changes: Mapping[s
         if set(admins.all()) <= {user.id}:
             raise Conflict("the desk needs at least one active admin", field="role")
     end_sessions = (
-        "password_hash" in clean
-        or ("role" in clean and clean["role"] != user.role)
-        or clean.get("active") is False
+        "password_hash" in clean or ("role" in clean and clean["role"] != user.role) or clean.get("active") is False
     )
     for field, value in clean.items():
         setattr(user, field, value)

@@ -32,8 +32,9 @@ async def test_login_cookie_logout(api: Api) -> None:
     api.client.session.cookie_jar.clear()
     revoked = await api.client.get("/api/v1/auth/me", cookies={SESSION_COOKIE: again.cookies[SESSION_COOKIE].value})
     assert revoked.status == 401 and revoked.headers["WWW-Authenticate"].startswith("Bearer")
-    wrong = await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": "nope"},
-                           expect=401)
+    wrong = await api.json(
+        "POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": "nope"}, expect=401
+    )
     assert wrong["code"] == "login_failed"
     await api.json("GET", "/api/v1/auth/me", as_=None, headers={"Authorization": "Basic abc"}, expect=401)
     await api.json("GET", "/api/v1/auth/me", as_=None, headers={"Authorization": "Bearer cdk_forged"}, expect=401)
@@ -52,8 +53,7 @@ async def test_failed_logins_are_throttled_per_login_and_address(api: Api, throt
     # Other logins from the same address still have two tries before the address is blocked.
     for _ in range(2):
         await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "ghost", "password": "x"}, expect=401)
-    await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "manager", "password": PASSWORD},
-                   expect=429)
+    await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "manager", "password": PASSWORD}, expect=429)
 
 
 async def test_roles(api: Api) -> None:
@@ -67,8 +67,13 @@ async def test_catalogs_create_update_deactivate(api: Api) -> None:
     dep = await api.json("POST", "/api/v1/departments", as_="manager", expect=201, json={"name": "Склад"})
     clash = await api.json("POST", "/api/v1/departments", expect=409, json={"name": "Склад"})
     assert clash["errors"][0]["field"] == "name"
-    emp = await api.json("POST", "/api/v1/employees", as_="manager", expect=201,
-                         json={"name": "Пётр", "department_id": dep["id"], "position": "кладовщик"})
+    emp = await api.json(
+        "POST",
+        "/api/v1/employees",
+        as_="manager",
+        expect=201,
+        json={"name": "Пётр", "department_id": dep["id"], "position": "кладовщик"},
+    )
     group = await api.json("POST", "/api/v1/reasons", expect=201, json={"name": "Доставка"})
     reason = await api.json("POST", "/api/v1/reasons", expect=201, json={"name": "Опоздание", "parent_id": group["id"]})
     await api.json("POST", "/api/v1/reasons", expect=422, json={"name": "x", "parent_id": 999999})
@@ -89,8 +94,13 @@ async def test_catalogs_create_update_deactivate(api: Api) -> None:
     async with api.sessions() as session:
         claim = await make_claim(session)
         await session.commit()
-    refused = await api.json("PATCH", f"/api/v1/claims/{claim.id}", headers={"If-Match": '"v1"'},
-                             json={"reason_id": reason["id"]}, expect=422)
+    refused = await api.json(
+        "PATCH",
+        f"/api/v1/claims/{claim.id}",
+        headers={"If-Match": '"v1"'},
+        json={"reason_id": reason["id"]},
+        expect=422,
+    )
     assert refused["errors"][0]["field"] == "reason_id"
     await api.json("PATCH", "/api/v1/departments/999999", json={"name": "x"}, expect=404)
 
@@ -117,8 +127,9 @@ async def test_customers_list_search_one(api: Api) -> None:
 async def test_users_and_tokens(api: Api) -> None:
     olga = {"login": "olga", "password": "long enough pw", "role": "operator", "full_name": "Ольга"}
     user = await api.json("POST", "/api/v1/users", expect=201, json=olga)
-    await api.json("POST", "/api/v1/users", expect=409, json={"login": "olga", "password": "long enough pw",
-                                                               "role": "operator"})
+    await api.json(
+        "POST", "/api/v1/users", expect=409, json={"login": "olga", "password": "long enough pw", "role": "operator"}
+    )
     bad = await api.json("POST", "/api/v1/users", expect=422, json={"login": "", "password": "short", "role": "boss"})
     assert {e["field"] for e in bad["errors"]} == {"login", "password", "role"}
     issued = await api.json("POST", f"/api/v1/users/{user['id']}/tokens", expect=201, json={"name": "script"})
@@ -149,14 +160,14 @@ async def test_users_and_tokens(api: Api) -> None:
 async def test_parallel_wrong_logins_are_charged_before_the_password_is_checked(api: Api) -> None:
     # 3 tries per login (the fixture above): the slow password check must not let a burst through.
     async def attempt() -> int:
-        response = await api.call("POST", "/api/v1/auth/login", as_=None,
-                                  json={"login": "operator", "password": "wrong password"})
+        response = await api.call(
+            "POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": "wrong password"}
+        )
         return response.status
 
     statuses = await asyncio.gather(*(attempt() for _ in range(30)))
     assert statuses.count(401) <= 3 and statuses.count(429) == 30 - statuses.count(401), statuses
-    await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": PASSWORD},
-                   expect=429)
+    await api.json("POST", "/api/v1/auth/login", as_=None, json={"login": "operator", "password": PASSWORD}, expect=429)
 
 
 async def test_a_successful_login_clears_its_window(api: Api) -> None:
@@ -174,8 +185,9 @@ async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(api: Api) 
         assert "admin" in refused["detail"]
     assert (await api.json("GET", "/api/v1/auth/me"))["role"] == "admin"
     # With a second admin the first may step down.
-    second = await api.json("POST", "/api/v1/users", expect=201,
-                            json={"login": "second", "password": "long enough pw", "role": "admin"})
+    second = await api.json(
+        "POST", "/api/v1/users", expect=201, json={"login": "second", "password": "long enough pw", "role": "admin"}
+    )
     assert second["role"] == "admin"
     await api.json("PATCH", f"/api/v1/users/{me['id']}", json={"role": "manager"})
     assert (await api.json("GET", "/api/v1/auth/me"))["role"] == "manager"

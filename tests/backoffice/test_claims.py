@@ -26,8 +26,12 @@ async def _seed(api: Api) -> dict[str, int]:
         a.reason_id = reason.id
         a.responsible_id = api.user_ids["operator"]
         await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="коробка была мокрая и разорвана", claim_id=c.id,
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="коробка была мокрая и разорвана",
+            claim_id=c.id,
         )
         await session.commit()
         return {"a": a.id, "b": b.id, "c": c.id, "reason": reason.id, "customer": customer.id}
@@ -67,28 +71,44 @@ async def test_list_filters_search_sort_pagination(api: Api) -> None:
 
 async def test_register_get_and_invalid_body(api: Api) -> None:
     created = await api.json(
-        "POST", "/api/v1/claims", as_="operator", expect=201,
-        json={"channel": "phone", "description": "Позвонила: холодильник не морозит",
-              "customer_name": "Мария", "customer_phone": "+7 (912) 345-67-89", "amount_claimed": "1500.50"},
+        "POST",
+        "/api/v1/claims",
+        as_="operator",
+        expect=201,
+        json={
+            "channel": "phone",
+            "description": "Позвонила: холодильник не морозит",
+            "customer_name": "Мария",
+            "customer_phone": "+7 (912) 345-67-89",
+            "amount_claimed": "1500.50",
+        },
     )
     assert created["status"] == "new" and created["customer"]["phone"] == "+79123456789"
     assert created["allowed_transitions"] == ["in_progress"] and created["amount_claimed"] == "1500.50"
     response = await api.call("GET", f"/api/v1/claims/{created['id']}", as_="operator")
     assert response.status == 200 and response.headers["ETag"] == f'"v{created["version"]}"'
     again = await api.json(
-        "POST", "/api/v1/claims", expect=201,
+        "POST",
+        "/api/v1/claims",
+        expect=201,
         json={"channel": "email", "description": "ещё", "customer_phone": "89123456789"},
     )
     assert again["customer"]["id"] == created["customer"]["id"]
 
     bad = await api.json(
-        "POST", "/api/v1/claims", expect=422,
+        "POST",
+        "/api/v1/claims",
+        expect=422,
         json={"channel": "pigeon", "description": "", "amount_claimed": -1, "surprise": 1, "priority": "asap"},
     )
     fields = {e["field"] for e in bad["errors"]}
     assert fields == {"channel", "description", "amount_claimed", "surprise", "priority"}
-    telegram = await api.json("POST", "/api/v1/claims", expect=422,
-                              json={"channel": "telegram", "description": "x", "customer_phone": "+79000000000"})
+    telegram = await api.json(
+        "POST",
+        "/api/v1/claims",
+        expect=422,
+        json={"channel": "telegram", "description": "x", "customer_phone": "+79000000000"},
+    )
     assert telegram["errors"][0]["field"] == "channel"
     await api.json("GET", "/api/v1/claims/424242", expect=404)
 
@@ -99,20 +119,24 @@ async def test_two_patches_with_one_etag_one_wins(api: Api) -> None:
     tag = response.headers["ETag"]
 
     async def patch(priority: str) -> int:
-        r = await api.call("PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": tag},
-                           json={"priority": priority})
+        r = await api.call(
+            "PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": tag}, json={"priority": priority}
+        )
         return r.status
 
     statuses = sorted(await asyncio.gather(patch("high"), patch("urgent")))
     assert statuses == [200, 412]
-    stale = await api.json("PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": tag},
-                           json={"priority": "low"}, expect=412)
+    stale = await api.json(
+        "PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": tag}, json={"priority": "low"}, expect=412
+    )
     assert stale["code"] == "stale_version"
     await api.json("PATCH", f"/api/v1/claims/{ids['b']}", json={"priority": "low"}, expect=428)
     async with api.sessions() as session:
         updates = await session.scalar(
-            select(func.count()).select_from(ClaimEvent).where(ClaimEvent.claim_id == ids["b"],
-                                                               ClaimEvent.kind == "updated"))
+            select(func.count())
+            .select_from(ClaimEvent)
+            .where(ClaimEvent.claim_id == ids["b"], ClaimEvent.kind == "updated")
+        )
     assert updates == 1
 
 
@@ -121,24 +145,48 @@ async def test_patch_fields_and_reassignment_rule(api: Api) -> None:
     claim = await api.json("GET", f"/api/v1/claims/{ids['b']}")
     due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     changed = await api.json(
-        "PATCH", f"/api/v1/claims/{ids['b']}", as_="operator", headers={"If-Match": f'"v{claim["version"]}"'},
-        json={"reason_id": ids["reason"], "due_at": due, "subject": "Повреждение", "amount_granted": "10.5",
-              "responsible_id": api.user_ids["operator"]},
+        "PATCH",
+        f"/api/v1/claims/{ids['b']}",
+        as_="operator",
+        headers={"If-Match": f'"v{claim["version"]}"'},
+        json={
+            "reason_id": ids["reason"],
+            "due_at": due,
+            "subject": "Повреждение",
+            "amount_granted": "10.5",
+            "responsible_id": api.user_ids["operator"],
+        },
     )
     assert changed["subject"] == "Повреждение" and changed["version"] == claim["version"] + 1
     assert changed["responsible_id"] == api.user_ids["operator"]
     # An operator cannot hand the claim to someone else; a manager can.
     refused = await api.json(
-        "PATCH", f"/api/v1/claims/{ids['b']}", as_="operator", headers={"If-Match": f'"v{changed["version"]}"'},
-        json={"responsible_id": api.user_ids["manager"]}, expect=403)
+        "PATCH",
+        f"/api/v1/claims/{ids['b']}",
+        as_="operator",
+        headers={"If-Match": f'"v{changed["version"]}"'},
+        json={"responsible_id": api.user_ids["manager"]},
+        expect=403,
+    )
     assert refused["code"] == "forbidden"
-    await api.json("PATCH", f"/api/v1/claims/{ids['b']}", as_="manager",
-                   headers={"If-Match": f'"v{changed["version"]}"'}, json={"responsible_id": api.user_ids["manager"]})
-    invalid = await api.json("PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": '"v1"'},
-                             json={"reason_id": 999999, "due_at": "tomorrow"}, expect=422)
+    await api.json(
+        "PATCH",
+        f"/api/v1/claims/{ids['b']}",
+        as_="manager",
+        headers={"If-Match": f'"v{changed["version"]}"'},
+        json={"responsible_id": api.user_ids["manager"]},
+    )
+    invalid = await api.json(
+        "PATCH",
+        f"/api/v1/claims/{ids['b']}",
+        headers={"If-Match": '"v1"'},
+        json={"reason_id": 999999, "due_at": "tomorrow"},
+        expect=422,
+    )
     assert {e["field"] for e in invalid["errors"]} == {"due_at"}
-    unknown_ref = await api.json("PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": '"v3"'},
-                                 json={"reason_id": 999999}, expect=422)
+    unknown_ref = await api.json(
+        "PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": '"v3"'}, json={"reason_id": 999999}, expect=422
+    )
     assert unknown_ref["errors"][0]["field"] == "reason_id"
 
 
@@ -151,8 +199,11 @@ async def test_transitions_and_events(api: Api) -> None:
     await api.json("POST", url, as_="operator", json={"to": "in_progress"})
     missing = await api.json("POST", url, json={"to": "resolved"}, expect=422)
     assert missing["errors"][0]["field"] == "result"
-    resolved = await api.json("POST", url, json={"to": "resolved", "result": "satisfied",
-                                                 "resolution": "Вернули деньги", "amount_granted": "100"})
+    resolved = await api.json(
+        "POST",
+        url,
+        json={"to": "resolved", "result": "satisfied", "resolution": "Вернули деньги", "amount_granted": "100"},
+    )
     assert resolved["status"] == "resolved" and resolved["allowed_transitions"] == ["closed", "in_progress"]
     await api.json("POST", url, json={"to": "closed"}, headers={"If-Match": '"v1"'}, expect=412)
     closed = await api.json("POST", url, json={"to": "closed"}, headers={"If-Match": f'"v{resolved["version"]}"'})
@@ -170,14 +221,21 @@ async def test_transitions_and_events(api: Api) -> None:
 
 
 async def test_only_a_manager_registers_a_claim_for_someone_else(api: Api) -> None:
-    claim = {"channel": "phone", "description": "Не пришёл заказ", "customer_name": "Ольга",
-             "customer_phone": "+79120000001"}
-    refused = await api.json("POST", "/api/v1/claims", as_="operator", expect=403,
-                             json=claim | {"responsible_id": api.user_ids["manager"]})
+    claim = {
+        "channel": "phone",
+        "description": "Не пришёл заказ",
+        "customer_name": "Ольга",
+        "customer_phone": "+79120000001",
+    }
+    refused = await api.json(
+        "POST", "/api/v1/claims", as_="operator", expect=403, json=claim | {"responsible_id": api.user_ids["manager"]}
+    )
     assert refused["code"] == "forbidden"
-    mine = await api.json("POST", "/api/v1/claims", as_="operator", expect=201,
-                          json=claim | {"responsible_id": api.user_ids["operator"]})
+    mine = await api.json(
+        "POST", "/api/v1/claims", as_="operator", expect=201, json=claim | {"responsible_id": api.user_ids["operator"]}
+    )
     assert mine["responsible_id"] == api.user_ids["operator"]
-    assigned = await api.json("POST", "/api/v1/claims", as_="manager", expect=201,
-                              json=claim | {"responsible_id": api.user_ids["operator"]})
+    assigned = await api.json(
+        "POST", "/api/v1/claims", as_="manager", expect=201, json=claim | {"responsible_id": api.user_ids["operator"]}
+    )
     assert assigned["responsible_id"] == api.user_ids["operator"]

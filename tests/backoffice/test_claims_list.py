@@ -33,8 +33,9 @@ async def test_list_json_is_the_models_json(api: Api) -> None:
     raw = await (await api.call("GET", "/api/v1/claims?limit=1")).text()
     async with api.sessions() as session:
         page = await list_claims(session, filters=ClaimFilters(), tz=ZoneInfo("UTC"), limit=1)
-    items = [ClaimSummary.model_validate({**row, "overdue": _overdue(row["status"], row["due_at"])})
-             for row in page.items]
+    items = [
+        ClaimSummary.model_validate({**row, "overdue": _overdue(row["status"], row["due_at"])}) for row in page.items
+    ]
     expected = ClaimList(items=items, total=page.total, next_cursor=page.next_cursor).model_dump_json()
     assert json.loads(raw) == json.loads(expected)
     second = await api.json("GET", "/api/v1/claims?limit=1&sort=due_at")
@@ -46,17 +47,25 @@ async def test_search_follows_interactions_added_moved_edited_deleted(api: Api) 
         first = await make_claim(session, description="Телевизор не включается")
         second = await make_claim(session, description="Пылесос шумит")
         note, _ = await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INTERNAL, channel=InteractionChannel.NOTE,
-            text="клиент прислал видео с гудением", claim_id=first.id,
+            session,
+            actor=Actor.system(),
+            direction=Direction.INTERNAL,
+            channel=InteractionChannel.NOTE,
+            text="клиент прислал видео с гудением",
+            claim_id=first.id,
         )
         await session.commit()
     assert await _found(api, "гудение") == [first.id]
 
     async with api.sessions() as session:  # set-based SQL, as the bot's ingest and bulk loads write
-        await session.execute(text(
-            "INSERT INTO interaction (claim_id, customer_id, direction, channel, text) "
-            "SELECT id, customer_id, 'inbound', 'telegram', 'the remote control is missing' FROM claim WHERE id = :id"
-        ), {"id": second.id})
+        await session.execute(
+            text(
+                "INSERT INTO interaction (claim_id, customer_id, direction, channel, text) "
+                "SELECT id, customer_id, 'inbound', 'telegram', 'the remote control is missing' "
+                "FROM claim WHERE id = :id"
+            ),
+            {"id": second.id},
+        )
         await session.commit()
     assert await _found(api, "remote") == [second.id]
     assert await _found(api, "гудение") == [first.id]  # appending kept the earlier words
@@ -111,7 +120,8 @@ async def test_search_with_filters_pages_claims_matched_by_interactions(api: Api
         for n in range(8):
             own = n % 3 != 1  # 1, 4, 7 match only through an interaction
             claim = await make_claim(
-                session, description="Телевизор гудит" if own else "Пылесос шумит",
+                session,
+                description="Телевизор гудит" if own else "Пылесос шумит",
                 registered_at=now - timedelta(hours=n),
             )
             claim.status = "in_progress" if n % 2 else "new"
@@ -119,8 +129,12 @@ async def test_search_with_filters_pages_claims_matched_by_interactions(api: Api
             claim.due_at = now - timedelta(days=1) if n % 4 else now + timedelta(days=n + 1)
             if n % 3 != 2:
                 await log_interaction(
-                    session, actor=Actor.system(), direction=Direction.INTERNAL, channel=InteractionChannel.NOTE,
-                    text="телевизор гудит по ночам" if n % 3 == 1 or n == 0 else "перезвонить", claim_id=claim.id,
+                    session,
+                    actor=Actor.system(),
+                    direction=Direction.INTERNAL,
+                    channel=InteractionChannel.NOTE,
+                    text="телевизор гудит по ночам" if n % 3 == 1 or n == 0 else "перезвонить",
+                    claim_id=claim.id,
                 )
             claims.append(claim)
         await make_claim(session, description="Чайник течёт")

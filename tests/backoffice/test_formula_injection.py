@@ -21,14 +21,31 @@ MINUS = "-5 over budget"
 
 async def _claims(api: Api) -> None:
     department = await api.json("POST", "/api/v1/departments", expect=201, json={"name": "@SUM(A1:A9)"})
-    await api.json("POST", "/api/v1/claims", expect=201, json={
-        "channel": "phone", "customer_name": LINK, "customer_phone": "+79000000001",
-        "subject": MINUS, "description": SUM, "culprit_department_id": department["id"],
-    })
-    await api.json("POST", "/api/v1/claims", expect=201, json={
-        "channel": "email", "customer_name": "'=already quoted", "customer_phone": "+79000000002",
-        "subject": "plain", "description": "'plain with a quote",
-    })
+    await api.json(
+        "POST",
+        "/api/v1/claims",
+        expect=201,
+        json={
+            "channel": "phone",
+            "customer_name": LINK,
+            "customer_phone": "+79000000001",
+            "subject": MINUS,
+            "description": SUM,
+            "culprit_department_id": department["id"],
+        },
+    )
+    await api.json(
+        "POST",
+        "/api/v1/claims",
+        expect=201,
+        json={
+            "channel": "email",
+            "customer_name": "'=already quoted",
+            "customer_phone": "+79000000002",
+            "subject": "plain",
+            "description": "'plain with a quote",
+        },
+    )
 
 
 def test_csv_protection_is_inverted_by_the_import() -> None:
@@ -43,11 +60,16 @@ async def test_exported_claims_carry_no_formulas_and_import_back(api: Api) -> No
     assert response.status == 200
     sheet = load_workbook(io.BytesIO(await response.read()))["claims"]
     header = [c.value for c in sheet[1]]
-    cells = {(row[0].value, name): cell for row in sheet.iter_rows(min_row=2)
-             for name, cell in zip(header, row, strict=True)}
+    cells = {
+        (row[0].value, name): cell for row in sheet.iter_rows(min_row=2) for name, cell in zip(header, row, strict=True)
+    }
     number = next(n for (n, col), c in cells.items() if col == "customer_name" and c.value == LINK)
-    for column, value in (("customer_name", LINK), ("description", SUM), ("subject", MINUS),
-                          ("culprit_department", "@SUM(A1:A9)")):
+    for column, value in (
+        ("customer_name", LINK),
+        ("description", SUM),
+        ("subject", MINUS),
+        ("culprit_department", "@SUM(A1:A9)"),
+    ):
         cell = cells[(number, column)]
         assert (cell.value, cell.data_type) == (value, "s"), column  # kept exactly, a string, not "f"
     assert cells[(number, "customer_phone")].value == "+79000000001"  # phones are left alone
@@ -57,7 +79,11 @@ async def test_exported_claims_carry_no_formulas_and_import_back(api: Api) -> No
     rows = {r["number"]: r for r in csv.DictReader(io.StringIO(exported.decode("utf-8-sig")))}
     row = rows[number]
     assert (row["customer_name"], row["description"], row["subject"], row["culprit_department"]) == (
-        "'" + LINK, "'=1+2", "'-5 over budget", "'@SUM(A1:A9)")
+        "'" + LINK,
+        "'=1+2",
+        "'-5 over budget",
+        "'@SUM(A1:A9)",
+    )
     assert row["customer_phone"] == "+79000000001"
     other = next(r for r in rows.values() if r["number"] != number)
     assert (other["customer_name"], other["description"]) == ("''=already quoted", "'plain with a quote")
@@ -69,8 +95,9 @@ async def test_exported_claims_carry_no_formulas_and_import_back(api: Api) -> No
     writer.writerows([r | {"number": ""} for r in rows.values()])  # numbered anew, as new claims
     form = FormData()
     form.add_field("file", again.getvalue().encode(), filename="claims.csv", content_type="text/csv")
-    response = await api.client.post("/api/v1/imports", data=form,
-                                     headers={"Authorization": f"Bearer {api.tokens['manager']}"})
+    response = await api.client.post(
+        "/api/v1/imports", data=form, headers={"Authorization": f"Bearer {api.tokens['manager']}"}
+    )
     assert response.status == 201, await response.text()
     imported = (await api.json("GET", "/api/v1/claims?q=budget&sort=registered_at"))["items"]
     assert [c["customer_name"] for c in imported] == [LINK, LINK]

@@ -34,12 +34,23 @@ async def _claim(api: Api, *, telegram: bool = True) -> int:
 async def test_telegram_reply_is_queued_and_calls_are_recorded(api: Api) -> None:
     claim_id = await _claim(api)
     url = f"/api/v1/claims/{claim_id}/interactions"
-    reply = await api.json("POST", url, as_="operator", expect=201,
-                           json={"channel": "telegram", "text": "Здравствуйте! Разбираемся."})
+    reply = await api.json(
+        "POST", url, as_="operator", expect=201, json={"channel": "telegram", "text": "Здравствуйте! Разбираемся."}
+    )
     assert reply["direction"] == "outbound" and reply["delivery_state"] == "queued"
-    call = await api.json("POST", url, expect=201, json={
-        "channel": "phone", "direction": "inbound", "text": "Клиент перезвонил", "counterpart_name": "Анна",
-        "counterpart_role": "покупатель", "occurred_at": "2026-03-01T10:00:00+03:00"})
+    call = await api.json(
+        "POST",
+        url,
+        expect=201,
+        json={
+            "channel": "phone",
+            "direction": "inbound",
+            "text": "Клиент перезвонил",
+            "counterpart_name": "Анна",
+            "counterpart_role": "покупатель",
+            "occurred_at": "2026-03-01T10:00:00+03:00",
+        },
+    )
     assert call["counterpart_name"] == "Анна"
     assert datetime.fromisoformat(call["occurred_at"]) == datetime(2026, 3, 1, 7, tzinfo=UTC)
     note = await api.json("POST", url, expect=201, json={"channel": "note", "text": "внутренняя заметка"})
@@ -60,8 +71,9 @@ async def test_telegram_reply_is_queued_and_calls_are_recorded(api: Api) -> None
 
 async def test_telegram_reply_without_chat_is_refused(api: Api) -> None:
     claim_id = await _claim(api, telegram=False)
-    bad = await api.json("POST", f"/api/v1/claims/{claim_id}/interactions", expect=422,
-                         json={"channel": "telegram", "text": "hi"})
+    bad = await api.json(
+        "POST", f"/api/v1/claims/{claim_id}/interactions", expect=422, json={"channel": "telegram", "text": "hi"}
+    )
     assert bad["errors"][0]["field"] == "channel"
 
 
@@ -87,10 +99,23 @@ async def test_attachment_is_fetched_once_then_cached(api: Api, emulator: BotApi
     claim_id = await _claim(api)
     async with api.sessions() as session:
         interaction, _ = await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="", claim_id=claim_id, attachments=[AttachmentIn(
-                kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id, tg_file_unique_id=stored.file_unique_id,
-                file_name="чек.pdf", mime_type="application/pdf", size=len(data))])
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="",
+            claim_id=claim_id,
+            attachments=[
+                AttachmentIn(
+                    kind=AttachmentKind.DOCUMENT,
+                    tg_file_id=stored.file_id,
+                    tg_file_unique_id=stored.file_unique_id,
+                    file_name="чек.pdf",
+                    mime_type="application/pdf",
+                    size=len(data),
+                )
+            ],
+        )
         await session.commit()
         attachment_id = interaction.attachments[0].id
     listed = await api.json("GET", f"/api/v1/claims/{claim_id}/interactions")
@@ -109,8 +134,14 @@ async def test_attachment_is_fetched_once_then_cached(api: Api, emulator: BotApi
 
     async with api.sessions() as session:
         interaction, _ = await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="", claim_id=claim_id, attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="gone")])
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="",
+            claim_id=claim_id,
+            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="gone")],
+        )
         await session.commit()
         missing_id = interaction.attachments[0].id
     failed = await api.json("GET", f"/api/v1/attachments/{missing_id}", expect=502)
@@ -122,8 +153,14 @@ async def test_attachment_without_bot_token(api: Api) -> None:
     claim_id = await _claim(api)
     async with api.sessions() as session:
         interaction, _ = await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="", claim_id=claim_id, attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="x")])
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="",
+            claim_id=claim_id,
+            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="x")],
+        )
         await session.commit()
     await api.json("GET", f"/api/v1/attachments/{interaction.attachments[0].id}", expect=503)
 
@@ -135,8 +172,12 @@ async def test_plan_crud(api: Api) -> None:
         await session.commit()
     url = f"/api/v1/claims/{claim_id}/plan"
     first = await api.json(
-        "POST", url, as_="operator", expect=201,
-        json={"title": "Запросить видео со склада", "owner_id": employee.id, "due_date": "2026-12-01"})
+        "POST",
+        url,
+        as_="operator",
+        expect=201,
+        json={"title": "Запросить видео со склада", "owner_id": employee.id, "due_date": "2026-12-01"},
+    )
     second = await api.json("POST", url, expect=201, json={"title": "Позвонить курьеру"})
     assert (first["position"], second["position"]) == (0, 1)
     bad = await api.json("POST", url, expect=422, json={"title": "", "owner_id": 0, "due_date": "someday"})
@@ -146,11 +187,17 @@ async def test_plan_crud(api: Api) -> None:
     def tag(item: dict) -> dict[str, str]:
         return {"If-Match": item["etag"]}
 
-    done = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", as_="operator", headers=tag(first),
-                          json={"done": True, "outcome": "Видео получено"})
+    done = await api.json(
+        "PATCH",
+        f"/api/v1/plan-items/{first['id']}",
+        as_="operator",
+        headers=tag(first),
+        json={"done": True, "outcome": "Видео получено"},
+    )
     assert done["done"] and done["outcome"] == "Видео получено"
-    moved = await api.json("PATCH", f"/api/v1/plan-items/{second['id']}", headers=tag(second),
-                           json={"position": 0, "owner_id": None})
+    moved = await api.json(
+        "PATCH", f"/api/v1/plan-items/{second['id']}", headers=tag(second), json={"position": 0, "owner_id": None}
+    )
     assert moved["position"] == 0
     undone = await api.json("PATCH", f"/api/v1/plan-items/{first['id']}", headers=tag(done), json={"done": False})
     assert not undone["done"]
@@ -159,8 +206,13 @@ async def test_plan_crud(api: Api) -> None:
     assert [i["id"] for i in plan["items"]] == [first["id"]] and plan["items"][0]["etag"] == undone["etag"]
     events = await api.json("GET", f"/api/v1/claims/{claim_id}/events")
     assert [e["kind"] for e in events["items"]][1:] == [
-        "plan_item_added", "plan_item_added", "plan_item_done", "plan_item_changed", "plan_item_undone",
-        "plan_item_removed"]
+        "plan_item_added",
+        "plan_item_added",
+        "plan_item_done",
+        "plan_item_changed",
+        "plan_item_undone",
+        "plan_item_removed",
+    ]
     await api.json("PATCH", "/api/v1/plan-items/999999", json={"done": True}, headers={"If-Match": "*"}, expect=404)
     await api.json("DELETE", "/api/v1/plan-items/999999", headers={"If-Match": "*"}, expect=404)
     await api.json("GET", "/api/v1/claims/999999/plan", expect=404)
@@ -180,8 +232,7 @@ async def test_plan_items_need_their_current_etag_to_change(api: Api) -> None:
     # Two people read the item; the first change wins, the second is refused instead of overwriting it.
     changed = await api.call("PATCH", path, headers={"If-Match": item["etag"]}, json={"title": "Видео со склада"})
     assert changed.status == 200 and changed.headers["ETag"] == (await changed.json())["etag"] != item["etag"]
-    stale = await api.json("PATCH", path, headers={"If-Match": item["etag"]}, json={"outcome": "нет видео"},
-                           expect=412)
+    stale = await api.json("PATCH", path, headers={"If-Match": item["etag"]}, json={"outcome": "нет видео"}, expect=412)
     assert stale["code"] == "stale_version"
     await api.json("DELETE", path, headers={"If-Match": item["etag"]}, expect=412)
     await api.json("PATCH", path, headers={"If-Match": '"p-never-issued"'}, json={"title": "y"}, expect=412)
@@ -199,18 +250,31 @@ async def test_plan_items_need_their_current_etag_to_change(api: Api) -> None:
 
 
 @pytest.mark.parametrize("unique_id", [".", "..", "../../etc", "a\\b"])
-async def test_attachment_ids_naming_a_directory_are_not_found(api: Api, emulator: BotApiEmulator,
-                                                               unique_id: str) -> None:
-    stored = emulator.world.files.add(b"<html><script>alert(1)</script>", "document", file_name="x.jpg",
-                                      mime_type="image/jpeg")
+async def test_attachment_ids_naming_a_directory_are_not_found(
+    api: Api, emulator: BotApiEmulator, unique_id: str
+) -> None:
+    stored = emulator.world.files.add(
+        b"<html><script>alert(1)</script>", "document", file_name="x.jpg", mime_type="image/jpeg"
+    )
     claim_id = await _claim(api)
     async with api.sessions() as session:
         interaction, _ = await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="", claim_id=claim_id, attachments=[
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="",
+            claim_id=claim_id,
+            attachments=[
                 AttachmentIn(kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id, tg_file_unique_id=unique_id),
-                AttachmentIn(kind=AttachmentKind.DOCUMENT, tg_file_id=stored.file_id,
-                             tg_file_unique_id=stored.file_unique_id, mime_type="image/jpeg")])
+                AttachmentIn(
+                    kind=AttachmentKind.DOCUMENT,
+                    tg_file_id=stored.file_id,
+                    tg_file_unique_id=stored.file_unique_id,
+                    mime_type="image/jpeg",
+                ),
+            ],
+        )
         await session.commit()
         ids = {a.tg_file_unique_id: a.id for a in interaction.attachments}
         bad, good = ids[unique_id], ids[stored.file_unique_id]

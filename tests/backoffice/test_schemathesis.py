@@ -36,9 +36,14 @@ async def test_schemathesis_finds_no_server_errors(api: Api, tmp_path: Path) -> 
         claim = await make_claim(session)
         await add_plan_item(session, claim_id=claim.id, actor=Actor.system(), title="Проверить")
         await log_interaction(
-            session, actor=Actor.system(), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-            text="фото", claim_id=claim.id,
-            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="f", storage_path="cached.jpg")])
+            session,
+            actor=Actor.system(),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            text="фото",
+            claim_id=claim.id,
+            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="f", storage_path="cached.jpg")],
+        )
         # Already in the disk cache (fetching through Telegram is tested against the emulator).
         (tmp_path / "files").mkdir()
         (tmp_path / "files" / "cached.jpg").write_bytes(b"\xff\xd8\xff" + b"0" * 100)
@@ -46,20 +51,31 @@ async def test_schemathesis_finds_no_server_errors(api: Api, tmp_path: Path) -> 
     base = str(api.client.make_url("/"))
     schemathesis = Path(sys.executable).with_name("schemathesis")
     process = await asyncio.create_subprocess_exec(
-        str(schemathesis), "run", f"{base}api/openapi.json",
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,"
-                    "content_type_conformance",
-        "--max-examples", str(MAX_EXAMPLES),
-        "--phases", "examples,coverage,fuzzing",
-        "--seed", "20261128",
+        str(schemathesis),
+        "run",
+        f"{base}api/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--seed",
+        "20261128",
         "--generation-deterministic",
-        "--workers", "1",
-        "--request-timeout", "20",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
         "--no-color",
-        "--report", "junit",
-        "--report-dir", str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
     )
     output, _ = await process.communicate()

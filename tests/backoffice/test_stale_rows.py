@@ -40,8 +40,7 @@ async def test_a_concurrent_change_of_a_versioned_row_is_412_not_500(
             await mine.commit()  # UPDATE ... WHERE version = <the version read>: no row -> StaleDataError
         return web.json_response({})
 
-    app = create_app(make_settings(database_url, tmp_path),
-                     Database(url=database_url, engine=engine, sessions=db))
+    app = create_app(make_settings(database_url, tmp_path), Database(url=database_url, engine=engine, sessions=db))
     app.router.add_post("/test/stale", reply_racing_a_patch)
     async with TestClient(TestServer(app)) as client:
         response = await client.post("/test/stale")

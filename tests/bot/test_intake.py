@@ -231,9 +231,7 @@ async def test_restart_in_the_middle_of_the_wizard(emu: BotApiEmulator, db: asyn
     assert claims[0].description == "Не работает пылесос" and claims[0].remedy == "replacement"
     async with db() as session:
         claim = await session.get_one(Claim, claims[0].id)
-        files = (
-            await session.scalars(select(Interaction).where(Interaction.claim_id == claim.id))
-        ).one().attachments
+        files = (await session.scalars(select(Interaction).where(Interaction.claim_id == claim.id))).one().attachments
     assert [(f.kind, f.file_name) for f in files] == [("document", "warranty.pdf")]
     assert claim.number in registered.text
 

@@ -38,8 +38,7 @@ async def seed(
         session.add(customer)
         await session.flush()
         made = [
-            await make_claim(session, customer=customer, description=f"Problem {i} of {user_id}")
-            for i in range(claims)
+            await make_claim(session, customer=customer, description=f"Problem {i} of {user_id}") for i in range(claims)
         ]
     return customer, made
 

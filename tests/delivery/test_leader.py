@@ -27,17 +27,24 @@ async def _advisory_locks(db) -> int:
         )
 
 
-async def test_a_second_worker_stands_by_then_takes_over(db, engine, database_url, emu: BotApiEmulator,
-                                                        caplog) -> None:
+async def test_a_second_worker_stands_by_then_takes_over(db, engine, database_url, emu: BotApiEmulator, caplog) -> None:
     caplog.set_level(logging.INFO, logger="claimdesk.delivery")
     for chat in range(70_000, 70_004):
         emu.user(chat, "U")
     database = Database(url=database_url, engine=engine, sessions=db)
 
     def start(stop: asyncio.Event) -> asyncio.Task:
-        return asyncio.create_task(run_worker(
-            get_settings(), database, stop, token=TOKEN, api_base=emu.base_url, sweep=False,
-            config=fast_config(total_per_second=1000, chat_interval=0.001)))
+        return asyncio.create_task(
+            run_worker(
+                get_settings(),
+                database,
+                stop,
+                token=TOKEN,
+                api_base=emu.base_url,
+                sweep=False,
+                config=fast_config(total_per_second=1000, chat_interval=0.001),
+            )
+        )
 
     first_stop, second_stop = asyncio.Event(), asyncio.Event()
     first = start(first_stop)

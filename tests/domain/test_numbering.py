@@ -43,12 +43,14 @@ async def test_a_rolled_back_registration_leaves_no_gap(db) -> None:
         customer = await make_customer(session)
         await session.commit()
     async with db() as session:
-        await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="раз"),
-                             actor=Actor.customer(customer.id))
+        await register_claim(
+            session, claim_in=NewClaim(customer_id=customer.id, description="раз"), actor=Actor.customer(customer.id)
+        )
         await session.rollback()
     async with db() as session:
-        claim = await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="два"),
-                                     actor=Actor.customer(customer.id))
+        claim = await register_claim(
+            session, claim_in=NewClaim(customer_id=customer.id, description="два"), actor=Actor.customer(customer.id)
+        )
         await session.commit()
         assert claim.number.endswith("-000001")
 
@@ -58,8 +60,9 @@ async def test_year_follows_the_organisation_time_zone(session) -> None:
     # 22:30 UTC on 31 December is already 1 January in Moscow.
     claim = await register_claim(
         session,
-        claim_in=NewClaim(customer_id=customer.id, description="x",
-                          registered_at=datetime(2025, 12, 31, 22, 30, tzinfo=UTC)),
+        claim_in=NewClaim(
+            customer_id=customer.id, description="x", registered_at=datetime(2025, 12, 31, 22, 30, tzinfo=UTC)
+        ),
         actor=Actor.customer(customer.id),
     )
     assert claim.number == "2026-000001"
@@ -69,10 +72,12 @@ async def test_empty_description_is_refused_and_takes_no_number(db) -> None:
     async with db() as session:
         customer = await make_customer(session)
         with pytest.raises(InvalidValue):
-            await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="  "),
-                                 actor=Actor.customer(customer.id))
-        claim = await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="ok"),
-                                     actor=Actor.customer(customer.id))
+            await register_claim(
+                session, claim_in=NewClaim(customer_id=customer.id, description="  "), actor=Actor.customer(customer.id)
+            )
+        claim = await register_claim(
+            session, claim_in=NewClaim(customer_id=customer.id, description="ok"), actor=Actor.customer(customer.id)
+        )
         assert claim.number.endswith("-000001")
         assert isinstance(claim, Claim)
 
@@ -92,17 +97,22 @@ async def test_empty_description_is_refused_and_takes_no_number(db) -> None:
 async def test_a_refused_registration_uses_up_no_number(db, field: str, change: dict) -> None:
     async with db() as session:
         customer = await make_customer(session)
-        await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="первая"),
-                             actor=Actor.customer(customer.id))
+        await register_claim(
+            session, claim_in=NewClaim(customer_id=customer.id, description="первая"), actor=Actor.customer(customer.id)
+        )
         await session.commit()
     async with db() as session:
         with pytest.raises(InvalidValue) as refused:
-            await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="плохая", **change),
-                                 actor=Actor.customer(customer.id))
+            await register_claim(
+                session,
+                claim_in=NewClaim(customer_id=customer.id, description="плохая", **change),
+                actor=Actor.customer(customer.id),
+            )
         assert refused.value.field == field
         await session.commit()  # even a caller that commits anyway keeps the sequence whole
     async with db() as session:
-        claim = await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="вторая"),
-                                     actor=Actor.customer(customer.id))
+        claim = await register_claim(
+            session, claim_in=NewClaim(customer_id=customer.id, description="вторая"), actor=Actor.customer(customer.id)
+        )
         await session.commit()
         assert claim.number.endswith("-000002")

@@ -45,25 +45,60 @@ async def test_each_service_call_writes_exactly_one_event(session) -> None:
         assert await event_count(session, claim.id) == before + 1
         return result
 
-    await one_event(assign(session, claim_id=claim.id, actor=actor, reason_id=reason.id,
-                           culprit_employee_id=employee.id, responsible_id=staff.id))
+    await one_event(
+        assign(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            reason_id=reason.id,
+            culprit_employee_id=employee.id,
+            responsible_id=staff.id,
+        )
+    )
     # naming the culprit employee names their department too
     assert claim.culprit_department_id == department.id
-    await one_event(update_claim(session, claim_id=claim.id, actor=actor,
-                                 changes={"priority": "high", "amount_claimed": "1500.50"}))
+    await one_event(
+        update_claim(session, claim_id=claim.id, actor=actor, changes={"priority": "high", "amount_claimed": "1500.50"})
+    )
     assert claim.amount_claimed == Decimal("1500.50")
-    await one_event(log_interaction(session, actor=actor, direction=Direction.OUTBOUND,
-                                    channel=InteractionChannel.PHONE, claim_id=claim.id, text="Позвонили клиенту",
-                                    counterpart_name="Анна", counterpart_role="клиент"))
+    await one_event(
+        log_interaction(
+            session,
+            actor=actor,
+            direction=Direction.OUTBOUND,
+            channel=InteractionChannel.PHONE,
+            claim_id=claim.id,
+            text="Позвонили клиенту",
+            counterpart_name="Анна",
+            counterpart_role="клиент",
+        )
+    )
     assert claim.first_response_at is not None
-    item = await one_event(add_plan_item(session, claim_id=claim.id, actor=actor, title="Запросить фото",
-                                         owner_id=employee.id, due_date=date(2026, 12, 1)))
+    item = await one_event(
+        add_plan_item(
+            session,
+            claim_id=claim.id,
+            actor=actor,
+            title="Запросить фото",
+            owner_id=employee.id,
+            due_date=date(2026, 12, 1),
+        )
+    )
     await one_event(update_plan_item(session, item_id=item.id, actor=actor, changes={"title": "Запросить фото и чек"}))
     await one_event(complete_plan_item(session, item_id=item.id, actor=actor, outcome="Фото получены"))
     await one_event(remove_plan_item(session, item_id=item.id, actor=actor))
     await one_event(transition(session, claim_id=claim.id, to="in_progress", actor=actor))
-    await one_event(transition(session, claim_id=claim.id, to="resolved", actor=actor, result="satisfied",
-                               resolution="Вернём деньги", amount_granted="1500"))
+    await one_event(
+        transition(
+            session,
+            claim_id=claim.id,
+            to="resolved",
+            actor=actor,
+            result="satisfied",
+            resolution="Вернём деньги",
+            amount_granted="1500",
+        )
+    )
     await one_event(transition(session, claim_id=claim.id, to="closed", actor=Actor.customer(claim.customer_id)))
     await one_event(record_satisfaction(session, claim_id=claim.id, actor=Actor.customer(claim.customer_id), score=5))
     assert claim.satisfaction_score == 5
@@ -81,7 +116,11 @@ async def _state(db, claim_id: int) -> tuple:
     async with db() as session:
         claim = await session.get_one(Claim, claim_id)
         return (
-            claim.status, claim.version, claim.reason_id, claim.responsible_id, claim.priority,
+            claim.status,
+            claim.version,
+            claim.reason_id,
+            claim.responsible_id,
+            claim.priority,
             await event_count(session, claim_id),
             await session.scalar(select(func.count()).select_from(PlanItem)),
             await session.scalar(select(func.count()).select_from(Interaction)),
@@ -114,15 +153,16 @@ async def test_refused_call_changes_nothing(db, name: str, error: type[Exception
         "resolve without result": lambda s: transition(s, claim_id=claim.id, to="resolved", actor=actor),
         "bad transition": lambda s: transition(s, claim_id=claim.id, to="closed", actor=actor),
         "bad priority": lambda s: update_claim(s, claim_id=claim.id, actor=actor, changes={"priority": "asap"}),
-        "negative amount": lambda s: update_claim(s, claim_id=claim.id, actor=actor,
-                                                  changes={"amount_claimed": "-5"}),
-        "stale version": lambda s: update_claim(s, claim_id=claim.id, actor=actor, changes={"priority": "high"},
-                                                expected_version=claim.version + 7),
+        "negative amount": lambda s: update_claim(s, claim_id=claim.id, actor=actor, changes={"amount_claimed": "-5"}),
+        "stale version": lambda s: update_claim(
+            s, claim_id=claim.id, actor=actor, changes={"priority": "high"}, expected_version=claim.version + 7
+        ),
         "plan owner unknown": lambda s: add_plan_item(s, claim_id=claim.id, actor=actor, title="x", owner_id=424242),
         "empty plan title": lambda s: add_plan_item(s, claim_id=claim.id, actor=actor, title="  "),
         "rate an open claim": lambda s: record_satisfaction(s, claim_id=claim.id, actor=actor, score=4),
         "interaction on unknown claim": lambda s: log_interaction(
-            s, actor=actor, direction=Direction.INTERNAL, channel=InteractionChannel.NOTE, claim_id=777_777, text="x"),
+            s, actor=actor, direction=Direction.INTERNAL, channel=InteractionChannel.NOTE, claim_id=777_777, text="x"
+        ),
         "rating out of range": lambda s: record_satisfaction(s, claim_id=claim.id, actor=actor, score=6),
     }
     async with db() as session:
@@ -137,16 +177,37 @@ async def test_redelivered_telegram_message_is_stored_once(session) -> None:
     claim = await make_claim(session, customer=customer)
     ref = TelegramRef(chat_id=customer.telegram_chat_id, message_id=42)
     first, created = await log_interaction(
-        session, actor=Actor.customer(customer.id), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-        claim_id=claim.id, customer_id=customer.id, text="Где мой заказ?", telegram=ref)
+        session,
+        actor=Actor.customer(customer.id),
+        direction=Direction.INBOUND,
+        channel=InteractionChannel.TELEGRAM,
+        claim_id=claim.id,
+        customer_id=customer.id,
+        text="Где мой заказ?",
+        telegram=ref,
+    )
     again, created_again = await log_interaction(
-        session, actor=Actor.customer(customer.id), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-        claim_id=claim.id, customer_id=customer.id, text="Где мой заказ?", telegram=ref)
+        session,
+        actor=Actor.customer(customer.id),
+        direction=Direction.INBOUND,
+        channel=InteractionChannel.TELEGRAM,
+        claim_id=claim.id,
+        customer_id=customer.id,
+        text="Где мой заказ?",
+        telegram=ref,
+    )
     assert created and not created_again and first.id == again.id
     edit, _ = await log_interaction(
-        session, actor=Actor.customer(customer.id), direction=Direction.INBOUND, channel=InteractionChannel.TELEGRAM,
-        claim_id=claim.id, customer_id=customer.id, text="Где мой заказ №5?", edit_of_id=first.id,
-        telegram=TelegramRef(chat_id=customer.telegram_chat_id, message_id=42, edit_date=1_700_000_000))
+        session,
+        actor=Actor.customer(customer.id),
+        direction=Direction.INBOUND,
+        channel=InteractionChannel.TELEGRAM,
+        claim_id=claim.id,
+        customer_id=customer.id,
+        text="Где мой заказ №5?",
+        edit_of_id=first.id,
+        telegram=TelegramRef(chat_id=customer.telegram_chat_id, message_id=42, edit_date=1_700_000_000),
+    )
     assert edit.id != first.id and first.text == "Где мой заказ?"
 
 
@@ -155,9 +216,15 @@ async def test_customer_cannot_log_on_another_customers_claim(session) -> None:
     stranger = await make_customer(session)
     claim = await make_claim(session, customer=owner)
     with pytest.raises(NotFound):
-        await log_interaction(session, actor=Actor.customer(stranger.id), direction=Direction.INBOUND,
-                              channel=InteractionChannel.TELEGRAM, claim_id=claim.id, customer_id=stranger.id,
-                              text="чужая претензия")
+        await log_interaction(
+            session,
+            actor=Actor.customer(stranger.id),
+            direction=Direction.INBOUND,
+            channel=InteractionChannel.TELEGRAM,
+            claim_id=claim.id,
+            customer_id=stranger.id,
+            text="чужая претензия",
+        )
 
 
 async def test_concurrent_edits_never_overwrite_silently(db) -> None:
@@ -166,9 +233,11 @@ async def test_concurrent_edits_never_overwrite_silently(db) -> None:
         a = await first.get_one(Claim, claim.id)
         b = await second.get_one(Claim, claim.id)
         assert a.version == b.version
-        await update_claim(first, claim_id=claim.id, actor=actor, changes={"priority": "high"},
-                           expected_version=a.version)
+        await update_claim(
+            first, claim_id=claim.id, actor=actor, changes={"priority": "high"}, expected_version=a.version
+        )
         await first.commit()
         with pytest.raises(StaleVersion):
-            await update_claim(second, claim_id=claim.id, actor=actor, changes={"priority": "low"},
-                               expected_version=b.version)
+            await update_claim(
+                second, claim_id=claim.id, actor=actor, changes={"priority": "low"}, expected_version=b.version
+            )

@@ -27,8 +27,13 @@ from tests.reports.conftest import MOSCOW
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 Q1 = {"from": "2026-01-01", "to": "2026-04-30"}
-SAME = [("dynamics", {}), ("dynamics", {"by": "department"}), ("dynamics", {"by": "reason", "granularity": "day"}),
-        ("satisfaction", {}), ("structure", {})]
+SAME = [
+    ("dynamics", {}),
+    ("dynamics", {"by": "department"}),
+    ("dynamics", {"by": "reason", "granularity": "day"}),
+    ("satisfaction", {}),
+    ("structure", {}),
+]
 
 
 async def reports_of(db) -> dict:
@@ -62,7 +67,12 @@ async def test_export_then_import_into_an_empty_desk_gives_the_same_reports(db, 
         summary = await import_claims(session, data=exported, actor=Actor.system(), tz=MOSCOW)
         await session.commit()
     assert (summary.claims, summary.customers, summary.departments, summary.reasons, summary.employees) == (
-        9, 1, 3, 2, 2)
+        9,
+        1,
+        3,
+        2,
+        2,
+    )
     assert await reports_of(db) == before
     async with db() as session:
         again = await export_csv(session, tz=MOSCOW)
@@ -72,8 +82,13 @@ async def test_export_then_import_into_an_empty_desk_gives_the_same_reports(db, 
 async def test_export_follows_the_claims_list_filters_and_xlsx_is_typed(db, dataset) -> None:
     async with db() as session:
         phone_only = await export_csv(session, tz=MOSCOW, filters=ClaimFilters(channel="phone"))
-        march = await export_csv(session, tz=MOSCOW, filters=ClaimFilters(
-            registered_from=datetime(2026, 3, 1).date(), registered_to=datetime(2026, 3, 31).date()))
+        march = await export_csv(
+            session,
+            tz=MOSCOW,
+            filters=ClaimFilters(
+                registered_from=datetime(2026, 3, 1).date(), registered_to=datetime(2026, 3, 31).date()
+            ),
+        )
         workbook = load_workbook(io.BytesIO(await export_xlsx(session, tz=MOSCOW)))
     assert len(list(csv.DictReader(io.StringIO(phone_only.decode("utf-8-sig"))))) == 1
     assert len(list(csv.DictReader(io.StringIO(march.decode("utf-8-sig"))))) == 3  # c6, c8 (local 1 March), c9
@@ -88,17 +103,23 @@ async def test_export_follows_the_claims_list_filters_and_xlsx_is_typed(db, data
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
 
 
 async def test_cli_import_reports_bad_rows_and_exits_1_then_imports_a_good_file(db, tmp_path) -> None:
     header = ",".join(COLUMNS)
-    good = "\n".join([
-        header,
-        ',2026-01-05T10:00:00,Анна,+79000000001,,phone,,"Много\nстрок",,Брак,Склад,,,new,,,,,,',
-        ',2026-01-06T10:00:00,Анна,+79000000001,,phone,,Ещё,,Брак,Склад,,,closed,rejected,Нет,2026-01-07,,,',
-    ]) + "\n"
+    good = (
+        "\n".join(
+            [
+                header,
+                ',2026-01-05T10:00:00,Анна,+79000000001,,phone,,"Много\nстрок",,Брак,Склад,,,new,,,,,,',
+                ",2026-01-06T10:00:00,Анна,+79000000001,,phone,,Ещё,,Брак,Склад,,,closed,rejected,Нет,2026-01-07,,,",
+            ]
+        )
+        + "\n"
+    )
     bad = good + ",завтра,Анна,,,phone,,x,,,,,,new,,,,,,\n"
     (tmp_path / "bad.csv").write_text(bad, encoding="cp1251")
     (tmp_path / "good.csv").write_text(good, encoding="utf-8")
@@ -110,14 +131,23 @@ async def test_cli_import_reports_bad_rows_and_exits_1_then_imports_a_good_file(
         assert await session.scalar(select(func.count()).select_from(Claim)) == 0
     done = run_cli("import", "claims", str(tmp_path / "good.csv"))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("imported 2 claims, 1 new customers, 1 new departments, 0 new employees, "
-                                  "1 new reasons")
+    assert done.stdout.startswith(
+        "imported 2 claims, 1 new customers, 1 new departments, 0 new employees, 1 new reasons"
+    )
     async with db() as session:
         assert await session.scalar(select(func.count()).select_from(Claim)) == 2
 
 
-FORMULAS = ['=HYPERLINK("http://x","y")', "=1+2", "-5 over budget", "+1 call back", "@SUM(A1)",
-            "'=already quoted", "''-two quotes", "'plain quote"]
+FORMULAS = [
+    '=HYPERLINK("http://x","y")',
+    "=1+2",
+    "-5 over budget",
+    "+1 call back",
+    "@SUM(A1)",
+    "'=already quoted",
+    "''-two quotes",
+    "'plain quote",
+]
 
 
 async def test_text_a_spreadsheet_would_run_is_quoted_and_still_round_trips(db, engine) -> None:
@@ -127,14 +157,24 @@ async def test_text_a_spreadsheet_would_run_is_quoted_and_still_round_trips(db, 
         await session.flush()
         for n, value in enumerate(FORMULAS):
             customer = await make_customer(session, name=value)
-            await register_claim(session, actor=Actor.system(), claim_in=NewClaim(
-                customer_id=customer.id, description=value, subject=value, culprit_department_id=department.id,
-                channel=Channel.PHONE, registered_at=datetime(2026, 1, 10 + n, 9, tzinfo=UTC)))
+            await register_claim(
+                session,
+                actor=Actor.system(),
+                claim_in=NewClaim(
+                    customer_id=customer.id,
+                    description=value,
+                    subject=value,
+                    culprit_department_id=department.id,
+                    channel=Channel.PHONE,
+                    registered_at=datetime(2026, 1, 10 + n, 9, tzinfo=UTC),
+                ),
+            )
         await session.commit()
         exported = await export_csv(session, tz=MOSCOW)
     rows = list(csv.DictReader(io.StringIO(exported.decode("utf-8-sig"))))
     assert [r["description"] for r in rows] == [
-        "'" + v if v.lstrip("'")[:1] in ("=", "+", "-", "@", "\t") else v for v in FORMULAS]
+        "'" + v if v.lstrip("'")[:1] in ("=", "+", "-", "@", "\t") else v for v in FORMULAS
+    ]
     assert rows[0]["culprit_department"] == "'=1+2" and rows[0]["customer_phone"].startswith("+7")
 
     await wipe(engine)

@@ -94,15 +94,20 @@ async def test_a_file_with_bad_rows_reports_each_and_imports_nothing(db) -> None
 async def test_unknown_staff_and_taken_numbers_are_checked_against_the_database(db) -> None:
     async with db() as session:
         customer = await make_customer(session)
-        await register_claim(session, claim_in=NewClaim(customer_id=customer.id, description="x",
-                                                        number="2026-000007"), actor=Actor.system())
+        await register_claim(
+            session,
+            claim_in=NewClaim(customer_id=customer.id, description="x", number="2026-000007"),
+            actor=Actor.system(),
+        )
         await session.commit()
     data = make_csv([row(number="2026-000007"), row(responsible="ghost")])
     async with db() as session:
         with pytest.raises(ImportRejected) as caught:
             await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
     assert [(e.line, e.column, e.code) for e in caught.value.errors] == [
-        (2, "number", "number_taken"), (3, "responsible", "unknown_staff")]
+        (2, "number", "number_taken"),
+        (3, "responsible", "unknown_staff"),
+    ]
 
 
 async def test_header_problems_are_reported_on_line_one(db) -> None:
@@ -140,16 +145,37 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
     columns = list(reversed([c for c in COLUMNS if c != "number"]))
     rows = [
         # matched by phone to the existing customer; naive time is Moscow time
-        row(registered_at="2026-01-31 23:59:00", description="Опоздание; снова\n\"курьер\" не пришёл",
-            culprit_department="Доставка", culprit_employee="Петров", reason="Опоздание",
-            responsible="ANNA", requirement="refund", amount_claimed="1 500,50"),
+        row(
+            registered_at="2026-01-31 23:59:00",
+            description='Опоздание; снова\n"курьер" не пришёл',
+            culprit_department="Доставка",
+            culprit_employee="Петров",
+            reason="Опоздание",
+            responsible="ANNA",
+            requirement="refund",
+            amount_claimed="1 500,50",
+        ),
         # a new customer by Telegram id, decided and closed
-        row(registered_at="2026-02-01T00:30:00+03:00", customer_phone="", customer_telegram_id="555",
-            customer_name="Пётр", status="closed", result="satisfied", resolved_at="2026-02-03T12:00:00Z",
-            resolution="Вернули деньги", requirement="Верните деньги и извинитесь", amount_granted="100"),
+        row(
+            registered_at="2026-02-01T00:30:00+03:00",
+            customer_phone="",
+            customer_telegram_id="555",
+            customer_name="Пётр",
+            status="closed",
+            result="satisfied",
+            resolved_at="2026-02-03T12:00:00Z",
+            resolution="Вернули деньги",
+            requirement="Верните деньги и извинитесь",
+            amount_granted="100",
+        ),
         # the same Telegram user again (matched within the file), no phone
-        row(customer_phone="", customer_telegram_id="555", customer_name="Пётр", culprit_employee="Петров",
-            status="in_progress"),
+        row(
+            customer_phone="",
+            customer_telegram_id="555",
+            customer_name="Пётр",
+            culprit_employee="Петров",
+            status="in_progress",
+        ),
         # the same new phone twice: one customer
         row(customer_phone="8 900 123 45 67", customer_name="Мария", channel=""),
         row(customer_phone="+79001234567", customer_name="Мария"),
@@ -164,7 +190,7 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
         claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
         first, second, third, fourth, fifth = claims
         assert first.registered_at == datetime(2026, 1, 31, 20, 59, tzinfo=UTC)
-        assert first.description == "Опоздание; снова\n\"курьер\" не пришёл"
+        assert first.description == 'Опоздание; снова\n"курьер" не пришёл'
         assert first.customer_id == existing.id and first.responsible_id == staff.id
         assert (first.remedy, first.remedy_text, first.amount_claimed) == ("refund", None, Decimal("1500.50"))
         assert first.culprit_department_id == delivery.id and first.subject == "Опоздание; снова"
@@ -174,23 +200,23 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
         assert fourth.customer_id == fifth.customer_id and fourth.channel == "import"
         # "Петров" with Доставка and "Петров" with no department are two employee entries.
         assert first.culprit_employee_id != third.culprit_employee_id
-        assert [c.number for c in claims] == ["2026-000001", "2026-000002", "2026-000003", "2026-000004",
-                                              "2026-000005"]
+        assert [c.number for c in claims] == ["2026-000001", "2026-000002", "2026-000003", "2026-000004", "2026-000005"]
         assert first.due_at is not None and first.version == 1
         events = (await session.scalars(select(ClaimEvent).order_by(ClaimEvent.id))).all()
         assert [(e.claim_id, e.kind, e.actor_kind, e.actor_staff_id) for e in events] == [
-            (c.id, "imported", "staff", staff.id) for c in claims]
+            (c.id, "imported", "staff", staff.id) for c in claims
+        ]
         assert events[0].after == {"number": "2026-000001", "status": "new", "line": 2}
         assert await count(session, Employee) == 2
         # the search vector is computed for imported claims too
-        hit = await session.scalar(select(Claim.id).where(Claim.search_vector.op("@@")(func.plainto_tsquery(
-            "russian", "курьер"))))
+        hit = await session.scalar(
+            select(Claim.id).where(Claim.search_vector.op("@@")(func.plainto_tsquery("russian", "курьер")))
+        )
         assert hit == first.id
 
 
 async def test_numbers_in_the_file_keep_the_counter_ahead(db) -> None:
-    data = make_csv([row(number="2026-000050"), row(number="IMPORTED-1"), row()],
-                    columns=COLUMNS)
+    data = make_csv([row(number="2026-000050"), row(number="IMPORTED-1"), row()], columns=COLUMNS)
     async with db() as session:
         summary = await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
         await session.commit()
@@ -199,8 +225,9 @@ async def test_numbers_in_the_file_keep_the_counter_ahead(db) -> None:
         customer = await make_customer(session)
         claim = await register_claim(
             session,
-            claim_in=NewClaim(customer_id=customer.id, description="после импорта",
-                              registered_at=datetime(2026, 5, 1, tzinfo=UTC)),
+            claim_in=NewClaim(
+                customer_id=customer.id, description="после импорта", registered_at=datetime(2026, 5, 1, tzinfo=UTC)
+            ),
             actor=Actor.system(),
         )
         assert claim.number == "2026-000052"
@@ -220,7 +247,5 @@ async def test_the_real_cfpb_sample_imports(db) -> None:
         )
         assert report.total == 6623
         assert report.by_reason[0].reason.startswith("Credit reporting") and report.by_reason[0].count == 3503
-        narrated = await session.scalar(
-            select(func.count()).select_from(Claim).where(Claim.description.contains("\n"))
-        )
+        narrated = await session.scalar(select(func.count()).select_from(Claim).where(Claim.description.contains("\n")))
         assert narrated > 100  # multi-line narratives survived the quoting

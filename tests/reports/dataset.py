@@ -64,7 +64,7 @@ async def build_dataset(session: AsyncSession) -> Dataset:
             session,
             claim_in=NewClaim(
                 customer_id=customer.id,
-                description=f"Претензия {name}\nвторая строка, \"кавычки\"; точка с запятой",
+                description=f'Претензия {name}\nвторая строка, "кавычки"; точка с запятой',
                 registered_at=registered,
                 channel=channel,
                 amount_claimed="1500.50" if name in ("c1", "c2") else None,
@@ -83,7 +83,12 @@ async def build_dataset(session: AsyncSession) -> Dataset:
 
     async def step(c, to, when, result=None, who=actor):
         await transition(
-            session, claim_id=c.id, to=to, actor=who, at=when, result=result,
+            session,
+            claim_id=c.id,
+            to=to,
+            actor=who,
+            at=when,
+            result=result,
             resolution="Решение" if result else None,
         )
 

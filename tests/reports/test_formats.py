@@ -88,8 +88,16 @@ async def test_dynamics_xlsx_is_typed_with_header_widths_and_total(reports) -> N
 async def test_satisfaction_csv_in_english_and_russian(reports) -> None:
     report = reports[("satisfaction", ())]
     english = list(csv.reader(io.StringIO(render(report, "csv", "en").body.decode("utf-8-sig"))))
-    assert english[0] == ["Reason", "Resolved", "Satisfied", "Partially satisfied", "Rejected", "Satisfied, %",
-                          "Partially satisfied, %", "Rejected, %"]
+    assert english[0] == [
+        "Reason",
+        "Resolved",
+        "Satisfied",
+        "Partially satisfied",
+        "Rejected",
+        "Satisfied, %",
+        "Partially satisfied, %",
+        "Rejected, %",
+    ]
     assert english[1] == ["Брак", "3", "2", "0", "1", "66.7", "0.0", "33.3"]
     assert english[3][0] == "Not set" and english[4][0] == "Total"
     russian = render(report, "csv", "ru").body
@@ -126,6 +134,14 @@ async def test_json_matches_the_contract_keys(reports) -> None:
     structure = json.loads(render(reports[("structure", ())], "json", "ru").body)
     assert set(structure) == {"from", "to", "total", "by_department", "by_reason", "by_employee", "cells"}
     satisfaction = json.loads(render(reports[("satisfaction", ())], "json", "ru").body)
-    assert set(satisfaction["rows"][0]) == {"reason", "resolved", "satisfied", "partially_satisfied", "rejected",
-                                           "satisfied_pct", "partially_satisfied_pct", "rejected_pct"}
+    assert set(satisfaction["rows"][0]) == {
+        "reason",
+        "resolved",
+        "satisfied",
+        "partially_satisfied",
+        "rejected",
+        "satisfied_pct",
+        "partially_satisfied_pct",
+        "rejected_pct",
+    }
     assert set(satisfaction["total"]) == set(satisfaction["rows"][0]) - {"reason"}

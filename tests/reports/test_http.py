@@ -24,11 +24,16 @@ async def test_reports_answer_json_and_files_to_managers_only(api, dataset) -> N
     top = await api.json("GET", f"/api/v1/reports/dynamics?{Q1}&by=department&top=2", as_="manager")
     assert [r["department"] for r in top["rows"][:3]] == ["Доставка", "Склад", "other"]
 
-    expected = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "png": "image/png", "svg": "image/svg+xml"}
+    expected = {
+        "csv": "text/csv",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "png": "image/png",
+        "svg": "image/svg+xml",
+    }
     for fmt, content_type in expected.items():
-        response = await api.call("GET", f"/api/v1/reports/satisfaction?{Q1}&format={fmt}", as_="manager",
-                                  headers={"Accept-Language": "ru"})
+        response = await api.call(
+            "GET", f"/api/v1/reports/satisfaction?{Q1}&format={fmt}", as_="manager", headers={"Accept-Language": "ru"}
+        )
         assert response.status == 200 and response.content_type == content_type, fmt
         assert "attachment" in response.headers["Content-Disposition"]
         data = await response.read()
@@ -52,24 +57,40 @@ def multipart(data: bytes) -> aiohttp.FormData:
 
 
 async def test_import_and_export_over_http(api) -> None:  # noqa: F811
-    header = ("registered_at;customer_name;customer_phone;channel;subject;description;requirement;reason;"
-              "culprit_department;culprit_employee;responsible;status;result;resolution;resolved_at;closed_at;"
-              "amount_claimed;amount_granted")
-    good = (header + "\n2026-01-05 10:00;Анна;+79000000001;phone;;\"Две\nстроки\";;Брак;Склад;;manager;new;;;;;;\n"
-            ).encode("cp1251")
+    header = (
+        "registered_at;customer_name;customer_phone;channel;subject;description;requirement;reason;"
+        "culprit_department;culprit_employee;responsible;status;result;resolution;resolved_at;closed_at;"
+        "amount_claimed;amount_granted"
+    )
+    good = (
+        header + '\n2026-01-05 10:00;Анна;+79000000001;phone;;"Две\nстроки";;Брак;Склад;;manager;new;;;;;;\n'
+    ).encode("cp1251")
     bad = good + "2026-01-06;Анна;;fax;;x;;;;;;new;;;;;;\n".encode("cp1251")
     headers = {"Authorization": f"Bearer {api.tokens['manager']}", "Accept-Language": "en"}
     response = await api.client.post("/api/v1/imports", data=multipart(bad), headers=headers)
     problem = await response.json(content_type=None)
     assert response.status == 422 and problem["code"] == "import_rejected"
-    assert problem["rows"] == [{"line": 4, "column": "channel", "code": "bad_choice",
-                                "reason": "Must be one of: telegram, phone, email, web, import"}]
+    assert problem["rows"] == [
+        {
+            "line": 4,
+            "column": "channel",
+            "code": "bad_choice",
+            "reason": "Must be one of: telegram, phone, email, web, import",
+        }
+    ]
     operator = {"Authorization": f"Bearer {api.tokens['operator']}"}
     assert (await api.client.post("/api/v1/imports", data=multipart(good), headers=operator)).status == 403
     response = await api.client.post("/api/v1/imports", data=multipart(good), headers=headers)
     assert response.status == 201, await response.text()
-    assert await response.json() == {"claims": 1, "customers": 1, "departments": 1, "employees": 0, "reasons": 1,
-                                     "encoding": "cp1251", "delimiter": ";"}
+    assert await response.json() == {
+        "claims": 1,
+        "customers": 1,
+        "departments": 1,
+        "employees": 0,
+        "reasons": 1,
+        "encoding": "cp1251",
+        "delimiter": ";",
+    }
 
     exported = await api.call("GET", "/api/v1/claims/export?format=csv&channel=phone", as_="manager")
     assert exported.status == 200 and exported.content_type == "text/csv"
@@ -87,13 +108,17 @@ async def test_malformed_multipart_is_a_400_problem(api) -> None:  # noqa: F811
     bodies = [
         ("multipart/form-data", b"--x\r\n"),  # no boundary parameter
         ("multipart/form-data; boundary=x", b"garbage without any boundary line"),
-        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc"),
+        ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'),
         ("multipart/form-data; boundary=x", b"--x\r\nno-colon-header\r\n\r\nabc\r\n--x--\r\n"),
-        ("multipart/form-data; boundary=x", b"--x\r\nContent-Type: text/plain; charset=nope\r\n"
-                                            b"Content-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--x--\r\n"),
+        (
+            "multipart/form-data; boundary=x",
+            b"--x\r\nContent-Type: text/plain; charset=nope\r\n"
+            b'Content-Disposition: form-data; name="file"\r\n\r\nabc\r\n--x--\r\n',
+        ),
     ]
     for content_type, body in bodies:
-        response = await api.client.post("/api/v1/imports", data=body,
-                                         headers={**headers, "Content-Type": content_type})
+        response = await api.client.post(
+            "/api/v1/imports", data=body, headers={**headers, "Content-Type": content_type}
+        )
         assert response.status in (400, 422), (body, response.status, await response.text())
         assert response.content_type == "application/problem+json", body

@@ -54,7 +54,8 @@ async def test_dynamics_every_period_appears_with_zeros(db, dataset) -> None:
     async with db() as session:
         body = (
             await dynamics_report(
-                session, params=DynamicsParams(**{"from": "2026-01-26", "to": "2026-02-15"}, granularity="week"),
+                session,
+                params=DynamicsParams(**{"from": "2026-01-26", "to": "2026-02-15"}, granularity="week"),
                 tz=MOSCOW,
             )
         ).as_json()
@@ -72,7 +73,8 @@ async def test_dynamics_empty_range(db, dataset) -> None:
         ).as_json()
         by_dept = (
             await dynamics_report(
-                session, params=DynamicsParams(**{"from": "2025-06-01", "to": "2025-07-31"}, by="department"),
+                session,
+                params=DynamicsParams(**{"from": "2025-06-01", "to": "2025-07-31"}, by="department"),
                 tz=MOSCOW,
             )
         ).as_json()
@@ -88,9 +90,7 @@ async def test_dynamics_empty_range(db, dataset) -> None:
 async def test_dynamics_by_department_with_top_folds_the_rest_into_other(db, dataset) -> None:
     async with db() as session:
         full = (await dynamics_report(session, params=DynamicsParams(**Q1, by="department"), tz=MOSCOW)).as_json()
-        top = (
-            await dynamics_report(session, params=DynamicsParams(**Q1, by="department", top=2), tz=MOSCOW)
-        ).as_json()
+        top = (await dynamics_report(session, params=DynamicsParams(**Q1, by="department", top=2), tz=MOSCOW)).as_json()
     # Totals: Доставка 4, Склад 2, Колл-центр 1, not set 1 (c4): named before "not set" on a tie.
     assert [r["department"] for r in full["rows"][:4]] == ["Доставка", "Склад", "Колл-центр", None]
     assert len(full["rows"]) == 12 and all("reason" not in r for r in full["rows"])
@@ -134,15 +134,46 @@ async def test_satisfaction(db, dataset) -> None:
     # Decided in Jan-Mar with a result: c1 sat, c5 partial (Опоздание); c2 rej, c6 sat, c8 sat (Брак,
     # c8 at 23:00 local on 31 March); c9 rej (no reason). c4 was reopened: no result, not counted.
     assert body["rows"] == [
-        {"reason": "Брак", "resolved": 3, "satisfied": 2, "partially_satisfied": 0, "rejected": 1,
-         "satisfied_pct": 66.7, "partially_satisfied_pct": 0.0, "rejected_pct": 33.3},
-        {"reason": "Опоздание", "resolved": 2, "satisfied": 1, "partially_satisfied": 1, "rejected": 0,
-         "satisfied_pct": 50.0, "partially_satisfied_pct": 50.0, "rejected_pct": 0.0},
-        {"reason": None, "resolved": 1, "satisfied": 0, "partially_satisfied": 0, "rejected": 1,
-         "satisfied_pct": 0.0, "partially_satisfied_pct": 0.0, "rejected_pct": 100.0},
+        {
+            "reason": "Брак",
+            "resolved": 3,
+            "satisfied": 2,
+            "partially_satisfied": 0,
+            "rejected": 1,
+            "satisfied_pct": 66.7,
+            "partially_satisfied_pct": 0.0,
+            "rejected_pct": 33.3,
+        },
+        {
+            "reason": "Опоздание",
+            "resolved": 2,
+            "satisfied": 1,
+            "partially_satisfied": 1,
+            "rejected": 0,
+            "satisfied_pct": 50.0,
+            "partially_satisfied_pct": 50.0,
+            "rejected_pct": 0.0,
+        },
+        {
+            "reason": None,
+            "resolved": 1,
+            "satisfied": 0,
+            "partially_satisfied": 0,
+            "rejected": 1,
+            "satisfied_pct": 0.0,
+            "partially_satisfied_pct": 0.0,
+            "rejected_pct": 100.0,
+        },
     ]
-    assert body["total"] == {"resolved": 6, "satisfied": 3, "partially_satisfied": 1, "rejected": 2,
-                             "satisfied_pct": 50.0, "partially_satisfied_pct": 16.7, "rejected_pct": 33.3}
+    assert body["total"] == {
+        "resolved": 6,
+        "satisfied": 3,
+        "partially_satisfied": 1,
+        "rejected": 2,
+        "satisfied_pct": 50.0,
+        "partially_satisfied_pct": 16.7,
+        "rejected_pct": 33.3,
+    }
     assert april.rows == [] and april.total.resolved == 0 and april.total.satisfied_pct == 0.0
 
 
@@ -150,8 +181,9 @@ async def test_structure(db, dataset) -> None:
     async with db() as session:
         body = (await structure_report(session, params=StructureParams(**Q1), tz=MOSCOW)).as_json()
         empty = (
-            await structure_report(session, params=StructureParams(**{"from": "2027-01-01", "to": "2027-01-31"}),
-                                   tz=MOSCOW)
+            await structure_report(
+                session, params=StructureParams(**{"from": "2027-01-01", "to": "2027-01-31"}), tz=MOSCOW
+            )
         ).as_json()
     assert body["total"] == 8
     assert body["by_department"] == [
@@ -179,8 +211,15 @@ async def test_structure(db, dataset) -> None:
         ("Склад", None, 1),
         (None, "Опоздание", 1),
     ]
-    assert empty == {"from": "2027-01-01", "to": "2027-01-31", "total": 0, "by_department": [], "by_reason": [],
-                     "by_employee": [], "cells": []}
+    assert empty == {
+        "from": "2027-01-01",
+        "to": "2027-01-31",
+        "total": 0,
+        "by_department": [],
+        "by_reason": [],
+        "by_employee": [],
+        "cells": [],
+    }
 
 
 async def test_response_times_by_department(db, dataset) -> None:
@@ -191,21 +230,35 @@ async def test_response_times_by_department(db, dataset) -> None:
     # Доставка: first response 2, 24, 2, 1 h -> median 2, p90 2 + 0.7 * 22 = 17.4; decisions 48, 384,
     # 24, 24 h -> median 36, p90 48 + 0.7 * 336 = 283.2; 3 of 4 within the 120 h SLA.
     assert rows["Доставка"] == {
-        "department": "Доставка", "claims": 4, "responded": 4,
-        "first_response_median_h": 2.0, "first_response_p90_h": 17.4, "first_response_within_sla_pct": 100.0,
-        "resolved": 4, "resolution_median_h": 36.0, "resolution_p90_h": 283.2,
-        "resolved_within_sla": 3, "resolved_within_sla_pct": 75.0, "overdue_now": 0,
+        "department": "Доставка",
+        "claims": 4,
+        "responded": 4,
+        "first_response_median_h": 2.0,
+        "first_response_p90_h": 17.4,
+        "first_response_within_sla_pct": 100.0,
+        "resolved": 4,
+        "resolution_median_h": 36.0,
+        "resolution_p90_h": 283.2,
+        "resolved_within_sla": 3,
+        "resolved_within_sla_pct": 75.0,
+        "overdue_now": 0,
     }
     # Склад: c3 is new and was due in February (overdue now); c8 took 743 h.
-    assert (rows["Склад"]["resolution_median_h"], rows["Склад"]["resolved_within_sla_pct"],
-            rows["Склад"]["overdue_now"]) == (743.0, 0.0, 1)
+    assert (
+        rows["Склад"]["resolution_median_h"],
+        rows["Склад"]["resolved_within_sla_pct"],
+        rows["Склад"]["overdue_now"],
+    ) == (743.0, 0.0, 1)
     assert rows[None]["resolved"] == 0 and rows[None]["resolution_median_h"] is None and rows[None]["overdue_now"] == 1
     # All: first 0.5, 1, 2, 2, 2, 12, 24 -> median 2, p90 12 + 0.4 * 12 = 16.8;
     # decisions 24, 24, 24, 48, 384, 743 -> median 36, p90 384 + 0.5 * 359 = 563.5; 4 of 6 in SLA.
     total = body["total"]
     assert (total["claims"], total["first_response_median_h"], total["first_response_p90_h"]) == (8, 2.0, 16.8)
     assert (total["resolution_median_h"], total["resolution_p90_h"], total["resolved_within_sla_pct"]) == (
-        36.0, 563.5, 66.7)
+        36.0,
+        563.5,
+        66.7,
+    )
     assert total["overdue_now"] == 2
     assert body["sla_hours"] == {"first_response": 24, "resolution": 120}
 
@@ -224,9 +277,20 @@ async def test_ratings(db, dataset) -> None:
         by_reason = (await ratings_report(session, params=RatingsParams(**Q1, by="reason"), tz=MOSCOW)).as_json()
     rows = {r["department"]: r for r in body["rows"]}
     assert rows["Доставка"] == {
-        "department": "Доставка", "claims": 4, "rated": 2, "average": 4.0,
-        "score_1": 0, "score_2": 0, "score_3": 1, "score_4": 0, "score_5": 1,
-        "decided": 4, "disputed": 0, "disputed_pct": 0.0, "reopened": 1, "reopened_pct": 25.0,
+        "department": "Доставка",
+        "claims": 4,
+        "rated": 2,
+        "average": 4.0,
+        "score_1": 0,
+        "score_2": 0,
+        "score_3": 1,
+        "score_4": 0,
+        "score_5": 1,
+        "decided": 4,
+        "disputed": 0,
+        "disputed_pct": 0.0,
+        "reopened": 1,
+        "reopened_pct": 25.0,
     }
     # c4: rejected, then reopened by the customer: a dispute and a reopening, decided though no result now.
     assert (rows[None]["decided"], rows[None]["disputed_pct"], rows[None]["reopened_pct"]) == (1, 100.0, 100.0)
@@ -247,8 +311,11 @@ def test_params_are_checked() -> None:
         DynamicsParams(**Q1, top=0)
     with pytest.raises(ValidationError):
         DynamicsParams(**{"from": "2000-01-01", "to": "2026-01-01"}, granularity="day")
-    assert periods_of(date(2026, 1, 31), date(2026, 3, 1), "month") == [date(2026, 1, 1), date(2026, 2, 1),
-                                                                         date(2026, 3, 1)]
+    assert periods_of(date(2026, 1, 31), date(2026, 3, 1), "month") == [
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+        date(2026, 3, 1),
+    ]
 
 
 async def test_day_buckets_follow_daylight_saving_time(db) -> None:
@@ -260,18 +327,24 @@ async def test_day_buckets_follow_daylight_saving_time(db) -> None:
 
     berlin = ZoneInfo("Europe/Berlin")
     async with db() as session:
-        for moment in (datetime(2026, 3, 28, 22, 59, tzinfo=UTC),  # 23:59 CET on the 28th
-                       datetime(2026, 3, 28, 23, 0, tzinfo=UTC),  # 00:00 CET on the 29th
-                       datetime(2026, 3, 29, 21, 59, tzinfo=UTC),  # 23:59 CEST on the 29th
-                       datetime(2026, 3, 29, 22, 0, tzinfo=UTC)):  # 00:00 CEST on the 30th
+        for moment in (
+            datetime(2026, 3, 28, 22, 59, tzinfo=UTC),  # 23:59 CET on the 28th
+            datetime(2026, 3, 28, 23, 0, tzinfo=UTC),  # 00:00 CET on the 29th
+            datetime(2026, 3, 29, 21, 59, tzinfo=UTC),  # 23:59 CEST on the 29th
+            datetime(2026, 3, 29, 22, 0, tzinfo=UTC),
+        ):  # 00:00 CEST on the 30th
             await make_claim(session, registered_at=moment)
         await session.commit()
         report = await dynamics_report(
-            session, params=DynamicsParams(**{"from": "2026-03-28", "to": "2026-03-30"}, granularity="day"),
+            session,
+            params=DynamicsParams(**{"from": "2026-03-28", "to": "2026-03-30"}, granularity="day"),
             tz=berlin,
         )
     assert [(r.period.isoformat(), r.registered) for r in report.rows] == [
-        ("2026-03-28", 1), ("2026-03-29", 2), ("2026-03-30", 1)]
+        ("2026-03-28", 1),
+        ("2026-03-29", 2),
+        ("2026-03-30", 1),
+    ]
 
 
 async def test_a_disputed_event_counts_as_a_dispute_once(db, dataset) -> None:
@@ -283,8 +356,13 @@ async def test_a_disputed_event_counts_as_a_dispute_once(db, dataset) -> None:
         # c2: a `disputed` event alone; c4 already counts (customer reopening) and gets one too.
         # A dispute reopens the claim and is written as that one event: c2 now counts as reopened.
         for claim in (c2, c4):
-            await log_claim_event(session, claim_id=claim.id, actor=Actor.customer(claim.customer_id),
-                                  kind="disputed", after={"reason": "не согласен"})
+            await log_claim_event(
+                session,
+                claim_id=claim.id,
+                actor=Actor.customer(claim.customer_id),
+                kind="disputed",
+                after={"reason": "не согласен"},
+            )
         await session.commit()
         report = await ratings_report(session, params=RatingsParams(**Q1), tz=MOSCOW)
     assert (report.total.disputed, report.total.disputed_pct, report.total.reopened) == (2, 28.6, 3)

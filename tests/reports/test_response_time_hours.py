@@ -93,17 +93,14 @@ def _reference_query(params: ResponseTimesParams):
             .within_group(hours(Claim.first_response_at - Claim.registered_at))
             .cast(ARRAY(Float)),
             func.count().filter(
-                Claim.first_response_at
-                <= Claim.registered_at + timedelta(hours=settings.sla_first_response_hours)
+                Claim.first_response_at <= Claim.registered_at + timedelta(hours=settings.sla_first_response_hours)
             ),
             func.count(Claim.resolved_at),
             func.percentile_cont(quantiles)
             .within_group(hours(Claim.resolved_at - Claim.registered_at))
             .cast(ARRAY(Float)),
             func.count().filter(Claim.resolved_at <= deadline),
-            func.count().filter(
-                and_(Claim.status.in_([s.value for s in OPEN_STATUSES]), Claim.due_at < utcnow())
-            ),
+            func.count().filter(and_(Claim.status.in_([s.value for s in OPEN_STATUSES]), Claim.due_at < utcnow())),
         )
         .where(and_(*range_conditions(Claim.registered_at, params.date_from, params.date_to, MOSCOW)))
         .group_by(func.rollup(gid))
