@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,8 +65,20 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
         nonlocal connects
         connects += 1
 
-    # New connections cost both sides far more than a statement: churn shows here.
+    # New connections cost both sides far more than a statement: churn shows here. Counted for
+    # the engine's pool and for the asyncpg pool of the plain-text path (bot.plain_texts).
     event.listen(engine.sync_engine, "connect", count_connect)
+    import asyncpg
+
+    create_pool = asyncpg.create_pool
+
+    def counting_pool(*args: Any, **kwargs: Any) -> Any:
+        async def init(_: object) -> None:
+            count_connect()
+
+        return create_pool(*args, init=init, **kwargs)
+
+    asyncpg.create_pool = counting_pool
     if kind == "claimdesk":
         dp = create_dispatcher(create_session_factory(engine), settings, webhook=mode == "webhook")
     else:
