@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
@@ -27,6 +25,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.api_session import api_session, json_params
 from bot.fsm import CommittedRedisStorage, PostgresStorage, create_storage
 from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
 from bot.plain_texts import (
@@ -52,9 +51,10 @@ PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when pla
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 
 
-# Updates handled at once, in either mode: Telegram's default webhook max_connections. Plain texts
-# (most updates) wait for a shared statement, the others for one of the pool's connections.
-UPDATES_AT_ONCE = 40
+# Updates handled at once, in either mode: the most Telegram allows a webhook (and one getUpdates
+# answer's worth). Plain texts (most updates) wait for a shared statement, the others for one of
+# the pool's connections; fewer at once left the database waiting for the bot (bench/bot_ingest.py).
+UPDATES_AT_ONCE = 100
 
 
 def database_concurrency() -> int:
@@ -70,7 +70,7 @@ def _inline(sync: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_base: str | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base or settings.telegram_api_base))
+    session = api_session(api_base or settings.telegram_api_base)
     raw_token = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
     if not raw_token:
         raise StartupError("BOT_TOKEN: not set")
@@ -199,18 +199,12 @@ class CommittedRequestHandler(SimpleRequestHandler):
 
     @staticmethod
     def _json_reply(bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
-        """The reply as a JSON body (Telegram takes either JSON or a form): aiogram always builds
-        a multipart form, several times the CPU on both ends. None when it carries a file upload
-        (only a form can), then aiogram's form is used."""
-        files: dict[str, Any] = {}
-        params: dict[str, Any] = {"method": method.__api_method__}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = bot.session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None:
-                params[key] = prepared
-        if files:
+        """The reply as a JSON body (`bot.api_session`); None when it uploads a file, then
+        aiogram's form is used."""
+        params = json_params(bot, method)
+        if params is None:
             return None
-        return bot.session.json_dumps(params).encode()
+        return bot.session.json_dumps({"method": method.__api_method__, **params}).encode()
 
     async def close(self) -> None:
         return None  # the bot's session belongs to whoever created the bot

@@ -9,7 +9,7 @@ import pytest
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import create_bot, create_dispatcher
+from bot.app import UPDATES_AT_ONCE, create_bot, create_dispatcher
 from bot.sandbox import BotApiEmulator, UserDriver
 from shared.db import create_engine, create_session_factory
 from shared.i18n import Translator, get_translator
@@ -94,7 +94,7 @@ async def test_telegram_failing_on_the_submit_reply_keeps_the_claim(
 async def test_webhook_takes_many_updates_at_once_but_opens_no_overflow_connection(
     emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Telegram posts up to 40 updates at once; updates that need a transaction take turns for
+    """Telegram posts up to 100 updates at once; updates that need a transaction take turns for
     the pool's connections (3 here) instead of opening more."""
     from sqlalchemy import event
 
@@ -117,5 +117,5 @@ async def test_webhook_takes_many_updates_at_once_but_opens_no_overflow_connecti
     finally:
         await engine.dispose()
     assert len(answers) == 30 and {a.split("\n")[0] for a in answers} == {"How it works"}
-    assert hook is not None and hook.max_connections == 40
+    assert hook is not None and hook.max_connections == UPDATES_AT_ONCE == 100
     assert opened <= 3
