@@ -92,7 +92,19 @@ async def child(kind: str, mode: str, api_base: str, db_url: str) -> None:
     loop = asyncio.get_running_loop()
     loop.add_reader(sys.stdin.fileno(), stop.set)  # the parent closes our stdin to stop us
     try:
-        await run_dispatcher(dp, bot, settings, stop, webhook=mode == "webhook", polling_timeout=1, webhook_port=0)
+        if kind == "claimdesk" or mode == "webhook":
+            # In webhook mode the floor runs behind the same request handler (for a dispatcher
+            # without the plain-text path it is aiogram's parse and feed_update, answered after).
+            await run_dispatcher(dp, bot, settings, stop, webhook=mode == "webhook", polling_timeout=1, webhook_port=0)
+        else:
+            # The floor polls as aiogram does (claimdesk has its own loop, bot/polling.py).
+            await bot.delete_webhook()
+            polling = asyncio.create_task(
+                dp.start_polling(bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
+            )
+            await stop.wait()
+            await dp.stop_polling()
+            await polling
     finally:
         await bot.session.close()
         await engine.dispose()

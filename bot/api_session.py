@@ -8,13 +8,15 @@ aiogram's form, the only way to carry it.
 
 from __future__ import annotations
 
+import contextlib
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramNetworkError
-from aiogram.methods import TelegramMethod
+from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiohttp import ClientError
 
@@ -38,6 +40,26 @@ class JsonSession(AiohttpSession):
         params = json_params(bot, method)
         if params is None:
             return await super().make_request(bot, method, timeout)
+        status, content = await self._post(bot, method, params, timeout)
+        response = self.check_response(bot=bot, method=method, status_code=status, content=content)
+        return cast(TelegramType, response.result)
+
+    async def get_updates(self, bot: Bot, method: GetUpdates, timeout: int | None = None) -> list[Any]:
+        """getUpdates' result as Telegram sent it (JSON objects): the caller decides which
+        updates are worth aiogram's parse (`bot.polling`). Errors raise as aiogram raises them."""
+        params = json_params(bot, method)
+        assert params is not None
+        status, content = await self._post(bot, method, params, timeout)
+        with contextlib.suppress(ValueError, TypeError):
+            body = self.json_loads(content)
+            if HTTPStatus.OK <= status <= HTTPStatus.IM_USED and body.get("ok") and isinstance(body["result"], list):
+                return cast(list[Any], body["result"])
+        self.check_response(bot=bot, method=method, status_code=status, content=content)  # raises
+        raise ClientDecodeError("getUpdates: no list of updates", ValueError(content[:200]), content)
+
+    async def _post(
+        self, bot: Bot, method: TelegramMethod[Any], params: dict[str, Any], timeout: int | None
+    ) -> tuple[int, str]:
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         # As aiogram's own make_request, with a JSON body instead of the form.
@@ -48,13 +70,11 @@ class JsonSession(AiohttpSession):
                 headers={"Content-Type": "application/json"},
                 timeout=self.timeout if timeout is None else timeout,
             ) as resp:
-                raw_result = await resp.text()
+                return resp.status, await resp.text()
         except TimeoutError as e:
             raise TelegramNetworkError(method=method, message="Request timeout error") from e
         except ClientError as e:
             raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
 
 
 def api_session(api_base: str, **kwargs: Any) -> JsonSession:

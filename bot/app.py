@@ -36,6 +36,7 @@ from bot.plain_texts import (
     plain_text_of_json,
     plain_text_prefixes,
 )
+from bot.polling import poll
 from bot.router_gates import gate_routers
 from bot.routers import ROUTERS, build_routers
 from shared.i18n import SUPPORTED, get_translator
@@ -273,15 +274,16 @@ async def run_dispatcher(
                 await dp.emit_shutdown(bot=bot)
         return
     await bot.delete_webhook()
+    await dp.emit_startup(bot=bot)
     task = asyncio.create_task(
-        dp.start_polling(
+        poll(
+            dp,
             bot,
-            handle_signals=False,
-            close_bot_session=False,
+            dp.get(PLAIN_TEXTS),
             polling_timeout=polling_timeout,
             allowed_updates=dp.resolve_used_update_types(),
             # As in webhook mode (the transaction middleware bounds the pool's use).
-            tasks_concurrency_limit=UPDATES_AT_ONCE,
+            at_once=UPDATES_AT_ONCE,
         )
     )
     log.info("bot: long polling")
@@ -290,10 +292,15 @@ async def run_dispatcher(
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
-        if not task.done():
-            with contextlib.suppress(RuntimeError):
-                await dp.stop_polling()
-        await task
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # not only the polling task: this one is being cancelled too
+        finally:
+            await dp.emit_shutdown(bot=bot)
 
 
 async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
