@@ -4,14 +4,18 @@ Such a text can only end in the catch-all (`bot.routers.messages`): stored on it
 `store_inbound_text`, then acknowledged (throttled). Going there through the routers costs a
 transaction of four round trips (begin, `bot_start_update`, the store, commit), an ORM session,
 the FSM and customer middlewares and aiogram's offer of the message to every router, about twice
-what storing it costs PostgreSQL (bench/bot_ingest.py). `PlainTextMiddleware`, the outermost of
-the bot's middlewares, does the same in ONE statement: `bot_store_plain_text` (migration 0006)
-takes the chat's advisory lock, checks the conditions under which the routers would do nothing
-but that store (the customer exists and their chat and username are as recorded, the FSM record
-has no state), records the update id and calls the same `store_inbound_text`, all in one
-implicit transaction. When a condition does not hold it writes nothing and the update goes on
+what storing it costs PostgreSQL (bench/bot_ingest.py). `PlainTexts` does the same with ONE
+call of `bot_store_plain_text` (migration 0006): it takes the chat's advisory lock, checks the
+conditions under which the routers would do nothing but that store (the customer exists and
+their chat and username are as recorded, the FSM record has no state), records the update id
+and calls the same `store_inbound_text`, in one transaction, which the texts of other chats that
+arrive meanwhile share. When a condition does not hold it writes nothing and the update goes on
 through the routers exactly as before; so do updates that are not plain texts, and every update
 when the database fails (the routers' path then tells the customer to try again).
+
+A text is offered to `PlainTexts` straight from Telegram's JSON, before aiogram parses it (the
+webhook's request handler in `bot.app`, and `bot.polling`), or else by `PlainTextMiddleware`,
+the outermost of the bot's update middlewares.
 
 What makes a text "plain" is checked against the routers when the dispatcher is built
 (`plain_text_prefixes`): every message handler but the catch-all must need a command or a wizard
