@@ -59,7 +59,7 @@ UPDATES_AT_ONCE = 100
 
 
 def database_concurrency() -> int:
-    """Updates handled at once: one database connection each (the pool size of shared.db)."""
+    """Update transactions at once: one pool connection each (the pool size of shared.db)."""
     return int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
 
 

@@ -41,7 +41,8 @@ async def poll(
 ) -> None:
     """Fetch and handle updates until cancelled."""
     session = bot.session
-    assert isinstance(session, JsonSession)
+    if not isinstance(session, JsonSession):
+        raise TypeError("bot.polling needs a bot made by bot.app.create_bot (a JsonSession)")
     backoff = Backoff(config=DEFAULT_BACKOFF_CONFIG)
     free = asyncio.Semaphore(at_once)
     handling: set[asyncio.Task[None]] = set()

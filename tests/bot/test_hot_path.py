@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select, text
+import pytest
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.audit.models import ClaimEvent
 from shared.bot_state.service import CHAT_LOCK_CLASS, chat_lock_key, load_fsm, save_fsm, start_update
+from shared.claims.models import Claim
+from shared.claims.workflow import DONE_STATUSES, OPEN_STATUSES, ClaimResult, ClaimStatus
 from shared.customers.models import Customer
 from shared.db import driver_transaction
 from shared.interactions.models import Interaction
@@ -113,3 +116,33 @@ async def test_start_update_takes_the_chat_lock_first(db: async_sessionmaker[Asy
         assert not waiting.done()  # blocked on the lock
         await save_fsm(first, key="fsm:k", state="Intake:summary", data={"x": 1})
     assert await asyncio.wait_for(waiting, 5) == ("Intake:summary", {"x": 1})
+
+
+@pytest.mark.parametrize("status", list(ClaimStatus))
+async def test_store_inbound_text_follows_the_workflow_s_open_statuses(
+    db: async_sessionmaker[AsyncSession], status: ClaimStatus
+) -> None:
+    """The rule lives in a PostgreSQL function (migration 0006) with the statuses spelled out:
+    it must keep agreeing with shared.claims.workflow."""
+    async with db.begin() as session:
+        customer = await make_customer(session)
+        claim = await make_claim(session, customer=customer)
+        done = status in DONE_STATUSES
+        await session.execute(
+            update(Claim)
+            .where(Claim.id == claim.id)
+            .values(
+                status=status.value,
+                result=ClaimResult.SATISFIED.value if done else None,
+                resolved_at=func.now() if done else None,
+            )
+        )
+    async with db.begin() as session:
+        alone = await store_inbound_text(
+            session, customer_id=customer.id, chosen_claim_id=None, text="?", telegram=TelegramRef(9, 1)
+        )
+        chosen = await store_inbound_text(
+            session, customer_id=customer.id, chosen_claim_id=claim.id, text="!", telegram=TelegramRef(9, 2)
+        )
+    assert (alone.claim_id == claim.id) == (status in OPEN_STATUSES)
+    assert (chosen.claim_id == claim.id) == (status != ClaimStatus.CLOSED)
