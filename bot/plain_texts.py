@@ -318,7 +318,7 @@ class PlainTexts:
             if not isinstance(exc, Exception):
                 raise
             return
-        for waiting, row in zip(batch, sorted(rows, key=lambda r: r["position"]), strict=True):
+        for waiting, row in zip(batch, rows, strict=True):  # the statement orders them by position
             if not waiting.done.done():  # its update may have been cancelled meanwhile
                 waiting.done.set_result(row)
 
