@@ -3,6 +3,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CLAIMDESK_DATA_DIR=/app/var
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared shared
+COPY claimdesk claimdesk
 COPY bot bot
 COPY backoffice backoffice
 COPY migrations migrations

@@ -133,7 +133,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "CLAIMDESK_DB_POOL_SIZE": "10",
     }
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared", "worker", "--no-sweep", cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", "claimdesk", "worker", "--no-sweep", cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL
     )
     try:
         # Warm-up: the worker is up and listening once it delivers this one.

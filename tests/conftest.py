@@ -98,7 +98,8 @@ async def session(db: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSe
         yield session
 
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# TEST_REDIS_URL: another database number lets two test runs share one Redis server.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CLAIMDESK = [sys.executable, "-m", "shared"]
+CLAIMDESK = [sys.executable, "-m", "claimdesk"]
 
 
 def claimdesk(

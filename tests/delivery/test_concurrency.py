@@ -90,7 +90,7 @@ async def test_killed_worker_loses_nothing(db, emu: BotApiEmulator, database_url
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared",
+        "claimdesk",
         "worker",
         "--lease-seconds",
         "2",

@@ -104,7 +104,7 @@ async def test_export_follows_the_claims_list_filters_and_xlsx_is_typed(db, data
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+        [sys.executable, "-m", "claimdesk", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
     )
 
 

@@ -19,9 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def handle(args: argparse.Namespace) -> int:
-    # Imported here: the domain core does not import aiogram at module level.
+    # Imported on use, as in claimdesk.cli.run: small sub-commands do not load aiogram.
     from bot.delivery import WorkerConfig, run_worker
-    from shared.cli.run import run_parts
+    from claimdesk.cli.run import run_parts
 
     settings = get_settings()
     config = WorkerConfig(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.cli import fail
+from claimdesk.cli import fail
 from shared.errors import DomainError
 from shared.runtime import open_database
 from shared.settings import get_settings

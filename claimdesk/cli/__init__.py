@@ -17,15 +17,15 @@ from shared.runtime import StartupError
 from shared.settings import get_settings, settings_error_line
 
 COMMANDS = (
-    "shared.cli.run",
-    "shared.cli.migrate",
-    "shared.cli.users",
-    "shared.cli.tokens",
-    "shared.cli.demo",
-    "shared.cli.imports",
-    "shared.cli.worker",
-    "shared.cli.bot",
-    "shared.cli.backoffice",
+    "claimdesk.cli.run",
+    "claimdesk.cli.migrate",
+    "claimdesk.cli.users",
+    "claimdesk.cli.tokens",
+    "claimdesk.cli.demo",
+    "claimdesk.cli.imports",
+    "claimdesk.cli.worker",
+    "claimdesk.cli.bot",
+    "claimdesk.cli.backoffice",
 )
 
 EXIT_CONFIG = 2

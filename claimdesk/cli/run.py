@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parts() -> list[tuple[str, Part]]:
-    # Imported here: shared/ is the domain core and does not import the edges at module level.
+    # Imported on use: every sub-command's module is imported to build the parser, and the small
+    # ones (users, migrate) should not pay for aiogram and the web app.
     from backoffice.server import serve as serve_backoffice
     from bot.app import serve as serve_bot
     from bot.delivery import run_worker

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from claimdesk.cli import fail
 from shared import migrate
 from shared.actors import SYSTEM
-from shared.cli import fail
 from shared.exchange import ImportRejected, import_claims
 from shared.runtime import open_database
 from shared.settings import get_settings

@@ -4,8 +4,8 @@ import argparse
 import getpass
 import sys
 
+from claimdesk.cli import fail
 from shared import migrate
-from shared.cli import fail
 from shared.enums import Role
 from shared.errors import DomainError
 from shared.runtime import open_database

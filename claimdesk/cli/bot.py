@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli.run import run_parts
+from claimdesk.cli.run import run_parts
 from shared.runtime import open_database
 from shared.settings import get_settings
 
