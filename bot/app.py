@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -56,11 +55,6 @@ COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 # answer's worth). Plain texts (most updates) wait for a shared statement, the others for one of
 # the pool's connections; fewer at once left the database waiting for the bot (bench/bot_ingest.py).
 UPDATES_AT_ONCE = 100
-
-
-def database_concurrency() -> int:
-    """Update transactions at once: one pool connection each (the pool size of shared.db)."""
-    return int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
 
 
 def _inline(sync: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -117,7 +111,7 @@ def create_dispatcher(
         # A fifth of the updates in flight as statements at once (2 by default): the others'
         # texts wait for the next one and share its commit.
         texts = dp[PLAIN_TEXTS] = PlainTexts(
-            sessions, storage, isolation, replies, prefixes=prefixes, statements=max(2, database_concurrency() // 5)
+            sessions, storage, isolation, replies, prefixes=prefixes, statements=max(2, settings.db_pool_size // 5)
         )
         dp.update.outer_middleware(PlainTextMiddleware(texts))
         dp.shutdown.register(texts.close)
@@ -128,7 +122,7 @@ def create_dispatcher(
             webhook=webhook,
             default_language=settings.default_language,
             fsm_key=fsm_key,
-            transactions=database_concurrency(),
+            transactions=settings.db_pool_size,
         )
     )
     dp.update.outer_middleware(fsm)

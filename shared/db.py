@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -96,8 +95,8 @@ async def resolve_database_url(settings: Settings) -> str:
     return url
 
 
-def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    size = pool_size or int(os.environ.get("CLAIMDESK_DB_POOL_SIZE", "10"))
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    size = pool_size
     # JIT compiling costs PostgreSQL ~1 s on a count over a few thousand rows: a loss for short
     # OLTP queries like the claims list, so it is off for the desk's connections.
     return create_async_engine(

@@ -54,7 +54,7 @@ async def open_database(settings: Settings, *, pool_size: int | None = None) -> 
         url = await resolve_database_url(settings)
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(f"CLAIMDESK_DATA_DIR: cannot start the embedded PostgreSQL: {exc}") from None
-    engine = create_engine(url, pool_size=pool_size)
+    engine = create_engine(url, pool_size=pool_size or settings.db_pool_size)
     try:
         await check_connection(engine, url)
         yield Database(url=url, engine=engine, sessions=create_session_factory(engine))

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     auto_close_days: int = Field(default=7, ge=1, le=365, alias="AUTO_CLOSE_DAYS")
     staff_chat_id: int | None = Field(default=None, alias="STAFF_CHAT_ID")
 
+    # Connections each process keeps open to PostgreSQL (and up to as many more at peaks).
+    db_pool_size: int = Field(default=10, ge=1, le=1000, alias="CLAIMDESK_DB_POOL_SIZE")
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:

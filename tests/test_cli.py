@@ -40,6 +40,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("TIMEZONE", "Mars/Olympus", "TIMEZONE: unknown time zone 'Mars/Olympus'"),
         ("BACKOFFICE_PORT", "eighty", "BACKOFFICE_PORT:"),
         ("BOT_MODE", "carrier-pigeon", "BOT_MODE:"),
+        ("CLAIMDESK_DB_POOL_SIZE", "many", "CLAIMDESK_DB_POOL_SIZE:"),
+        ("CLAIMDESK_DB_POOL_SIZE", "0", "CLAIMDESK_DB_POOL_SIZE:"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:
@@ -139,3 +141,14 @@ def test_embedded_postgres_survives_restart_and_is_shared(tmp_path: Path) -> Non
     finally:
         run.send_signal(signal.SIGTERM)
         assert run.wait(timeout=60) == 0
+
+
+def test_pool_size_is_read_from_dotenv_like_every_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLAIMDESK_DB_POOL_SIZE goes through Settings: a value in `.env` counts (it used to be read
+    from the process environment only)."""
+    from shared.settings import Settings
+
+    monkeypatch.delenv("CLAIMDESK_DB_POOL_SIZE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CLAIMDESK_DB_POOL_SIZE=7\n")
+    assert Settings().db_pool_size == 7

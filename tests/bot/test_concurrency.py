@@ -98,8 +98,8 @@ async def test_webhook_takes_many_updates_at_once_but_opens_no_overflow_connecti
     the pool's connections (3 here) instead of opening more."""
     from sqlalchemy import event
 
-    monkeypatch.setenv("CLAIMDESK_DB_POOL_SIZE", "3")
-    engine = create_engine(database_url, pool_size=3)
+    settings = get_settings().model_copy(update={"db_pool_size": 3})
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
     opened = 0
 
     def count(*_: object) -> None:
@@ -109,7 +109,7 @@ async def test_webhook_takes_many_updates_at_once_but_opens_no_overflow_connecti
     event.listen(engine.sync_engine, "connect", count)
     users = [emu.user(7500 + i, first_name=f"H{i}", language_code="en") for i in range(30)]
     try:
-        async with running_bot(emu, create_session_factory(engine), webhook=True):
+        async with running_bot(emu, create_session_factory(engine), webhook=True, settings=settings):
             for user in users:
                 await user.send_text("/help")
             answers = [(await user.wait_for_messages())[0].text for user in users]
