@@ -44,11 +44,9 @@ def _client(app: web.Application) -> aiohttp.ClientSession:
 
 
 async def _download(request: web.Request, file_id: str, target: Path) -> None:
-    settings = ctx(request).settings
-    if settings.bot_token is None:
-        raise ApiProblem(503, "no_bot", "api.problem.no_bot")
-    base = f"{settings.telegram_api_base}"
-    token = settings.bot_token.get_secret_value()
+    # Without BOT_TOKEN the files are the local sandbox emulator's (the bot part talks to it).
+    api = ctx(request).settings.bot_api
+    base, token = api.base, api.token
     client = _client(request.app)
     try:
         async with client.get(f"{base}/bot{token}/getFile", params={"file_id": file_id}) as resp:

@@ -45,8 +45,6 @@ from shared.settings import Settings
 log = logging.getLogger("claimdesk.bot")
 
 WEBHOOK_PATH = "/telegram/webhook"
-SANDBOX_TOKEN = "123456:SANDBOX"
-SANDBOX_PORT = 8090
 PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when plain texts take their path
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
 
@@ -306,16 +304,16 @@ async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
     # aiogram logs every update at INFO: noise at hundreds of messages a second.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     emulator = None
-    api_base = settings.telegram_api_base
-    token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    if token is None:
+    api = settings.bot_api
+    api_base, token = api.base, api.token
+    if api.sandbox:
         from bot.sandbox import serve_sandbox
 
         try:
-            emulator = await serve_sandbox("127.0.0.1", SANDBOX_PORT, SANDBOX_TOKEN)
+            emulator = await serve_sandbox("127.0.0.1", settings.sandbox_port, token)
         except OSError:
-            emulator = await serve_sandbox("127.0.0.1", 0, SANDBOX_TOKEN)
-        api_base, token = emulator.base_url, SANDBOX_TOKEN
+            emulator = await serve_sandbox("127.0.0.1", 0, token)
+        api_base = emulator.base_url
         log.info(
             "bot: no BOT_TOKEN, so the bot runs against the local sandbox. Talk to it in a browser: %s/sandbox/",
             emulator.base_url,

@@ -7,6 +7,7 @@ in words a person configuring the desk understands.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+# The local Bot API emulator (bot/sandbox) stands in for Telegram when BOT_TOKEN is unset.
+SANDBOX_TOKEN = "123456:SANDBOX"
 
 Language = Literal["ru", "en"]
 LANGUAGES: tuple[Language, ...] = ("ru", "en")
@@ -35,6 +39,7 @@ class Settings(BaseSettings):
     webhook_host: str = Field(default="127.0.0.1", alias="WEBHOOK_HOST")
     webhook_port: int = Field(default=8081, ge=1, le=65535, alias="WEBHOOK_PORT")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    sandbox_port: int = Field(default=8090, ge=1, le=65535, alias="SANDBOX_PORT")
 
     backoffice_host: str = Field(default="127.0.0.1", alias="BACKOFFICE_HOST")
     backoffice_port: int = Field(default=8080, ge=1, le=65535, alias="BACKOFFICE_PORT")
@@ -88,6 +93,21 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def bot_api(self) -> BotApi:
+        """Where the desk's Bot API calls go: Telegram (or TELEGRAM_API_BASE) with BOT_TOKEN, else
+        the local sandbox emulator that `claimdesk run` starts on SANDBOX_PORT."""
+        if self.bot_token is not None:
+            return BotApi(self.telegram_api_base, self.bot_token.get_secret_value(), sandbox=False)
+        return BotApi(f"http://127.0.0.1:{self.sandbox_port}", SANDBOX_TOKEN, sandbox=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BotApi:
+    base: str
+    token: str = field(repr=False)
+    sandbox: bool
 
 
 def settings_error_line(error: ValidationError) -> str:

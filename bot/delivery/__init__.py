@@ -38,13 +38,11 @@ async def run_worker(
     from shared.notifications.sweeper import run_sweeper
     from shared.outbox.leader import sending_turn
 
-    secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
-    base = api_base or settings.telegram_api_base
-    if not secret:
+    api = settings.bot_api
+    secret = token or api.token
+    base = api_base or api.base
+    if api.sandbox and token is None:
         # No BOT_TOKEN: the bot part runs the local sandbox emulator; deliver there too.
-        from bot.app import SANDBOX_PORT, SANDBOX_TOKEN
-
-        secret, base = SANDBOX_TOKEN, f"http://127.0.0.1:{SANDBOX_PORT}"
         log.info("delivery worker: no BOT_TOKEN, delivering to the local sandbox at %s", base)
     config = config or WorkerConfig(files_dir=settings.data_dir / "files")
     bot = make_bot(secret, base)

@@ -9,15 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from backoffice.app import create_app
 from bot.sandbox import BotApiEmulator
 from shared.actors import Actor
-from shared.enums import AttachmentKind, Direction, InteractionChannel
+from shared.enums import AttachmentKind, Direction, InteractionChannel, Role
 from shared.interactions.models import Attachment
 from shared.interactions.service import AttachmentIn, log_interaction
 from shared.outbox.models import OutboxMessage
-from tests.backoffice.conftest import Api
+from shared.runtime import Database
+from shared.settings import SANDBOX_TOKEN
+from shared.staff.service import create_user, issue_token
+from tests.backoffice.conftest import PASSWORD, Api, make_settings
 from tests.factories import make_catalogs, make_claim, make_customer
 
 TOKEN = "123456:API-test"
@@ -149,20 +155,50 @@ async def test_attachment_is_fetched_once_then_cached(api: Api, emulator: BotApi
     await api.json("GET", "/api/v1/attachments/999999", expect=404)
 
 
-async def test_attachment_without_bot_token(api: Api) -> None:
-    claim_id = await _claim(api)
-    async with api.sessions() as session:
+@pytest.fixture
+async def sandbox() -> Any:
+    """The local emulator as `claimdesk run` starts it without BOT_TOKEN (its token, a port)."""
+    emu = BotApiEmulator(token=SANDBOX_TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+async def test_attachment_without_bot_token_comes_from_the_sandbox(
+    db: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    database_url: str,
+    tmp_path: Path,
+    sandbox: BotApiEmulator,
+) -> None:
+    """Without BOT_TOKEN the customers' photos live in the sandbox emulator: staff can open them."""
+    data = b"\xff\xd8\xff photo " * 500
+    stored = sandbox.world.files.add(data, "photo", mime_type="image/jpeg")
+    port = int(sandbox.base_url.rsplit(":", 1)[1])
+    settings = make_settings(database_url, tmp_path, SANDBOX_PORT=port)
+    assert settings.bot_api.sandbox
+    app = create_app(settings, Database(url=database_url, engine=engine, sessions=db))
+    async with db() as session:
+        user = await create_user(session, login="olga", password=PASSWORD, role=Role.OPERATOR, full_name="Olga")
+        token, _ = await issue_token(session, user_id=user.id, name="tests")
+        customer = await make_customer(session)
+        claim = await make_claim(session, customer=customer)
         interaction, _ = await log_interaction(
             session,
             actor=Actor.system(),
             direction=Direction.INBOUND,
             channel=InteractionChannel.TELEGRAM,
             text="",
-            claim_id=claim_id,
-            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id="x")],
+            claim_id=claim.id,
+            attachments=[AttachmentIn(kind=AttachmentKind.PHOTO, tg_file_id=stored.file_id, mime_type="image/jpeg")],
         )
         await session.commit()
-    await api.json("GET", f"/api/v1/attachments/{interaction.attachments[0].id}", expect=503)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get(
+            f"/api/v1/attachments/{interaction.attachments[0].id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status == 200, await response.text()
+        assert await response.read() == data
 
 
 async def test_plan_crud(api: Api) -> None:
