@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +33,7 @@ from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.enums import Channel, Priority, Remedy
 from shared.errors import Conflict, InvalidValue, NotFound, StaleVersion, TransitionRefused
+from shared.notifications import flows
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
@@ -76,13 +76,6 @@ class NewClaim:
     responsible_id: int | None = None
     registered_at: datetime | None = None
     number: str | None = None
-
-
-def _notifications() -> ModuleType:
-    # Imported on use: the notification flows import the claim model and the outbox, not this module.
-    from shared.notifications import flows
-
-    return flows
 
 
 def subject_from(description: str) -> str:
@@ -225,7 +218,7 @@ async def register_claim(
         after={"number": number, "status": claim.status, "channel": claim.channel},
         at=registered_at,
     )
-    await _notifications().on_registered(session, claim=claim, actor=actor)
+    await flows.on_registered(session, claim=claim, actor=actor)
     return claim
 
 
@@ -382,7 +375,7 @@ async def transition(
             at=now,
         )
     # What the customer is told about it (and its buttons) is written in this same transaction.
-    await _notifications().on_transition(session, claim=claim, previous=current, actor=actor)
+    await flows.on_transition(session, claim=claim, previous=current, actor=actor)
     return claim
 
 
@@ -416,7 +409,7 @@ async def record_satisfaction(
         after={"score": score, "comment": clean_comment},
         at=claim.satisfaction_at,
     )
-    await _notifications().on_rated(session, claim=claim)
+    await flows.on_rated(session, claim=claim)
     return claim
 
 

@@ -29,6 +29,7 @@ from shared.audit.models import ClaimEvent
 from shared.audit.service import log_claim_event
 from shared.bot_state.service import PROCESSED_UPDATE_RETENTION, forget_processed_updates
 from shared.claims.models import Claim
+from shared.claims.service import transition
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
 from shared.customers.models import Customer
@@ -89,8 +90,6 @@ async def auto_close(sessions: async_sessionmaker[AsyncSession], now: datetime) 
         )
     closed = 0
     for claim_id in ids:
-        from shared.claims.service import transition
-
         try:
             async with sessions() as session, session.begin():
                 claim = await _locked_claim(session, claim_id)

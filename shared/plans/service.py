@@ -18,6 +18,7 @@ from shared.claims.models import Claim
 from shared.claims.workflow import ClaimStatus
 from shared.clock import utcnow
 from shared.errors import Conflict, DomainError, InvalidValue, NotFound, StaleVersion
+from shared.notifications.flows import on_plan_change
 from shared.plans.models import PlanItem
 
 PLAN_FIELDS = ("title", "details", "owner_id", "due_date", "outcome", "position", "visible_to_customer")
@@ -53,9 +54,7 @@ def _check_etag(item: PlanItem, if_match: str | None) -> None:
 
 
 async def _notify(session: AsyncSession, item: PlanItem, changed: Mapping[str, Any]) -> None:
-    # The customer hears about activities marked visible to them (shared.notifications.flows).
-    from shared.notifications.flows import on_plan_change
-
+    # The customer hears about activities marked visible to them.
     await on_plan_change(session, item=item, changed=dict(changed))
 
 
