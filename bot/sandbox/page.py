@@ -7,19 +7,19 @@ preflight, which this server never approves, so other web pages cannot drive it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.world import JSON, MEDIA_KINDS, Chat, UserProfile
+from bot.sandbox.files import MEDIA_KINDS
+from bot.sandbox.protocol import JSON
+from bot.sandbox.users import UserDriver
+from bot.sandbox.world import BotWorld, Chat, UserProfile
 
-if TYPE_CHECKING:
-    from bot.sandbox.server import BotApiEmulator
-    from bot.sandbox.users import UserDriver
 
-
-def add_sandbox_routes(app: web.Application, emu: BotApiEmulator) -> None:
-    api = SandboxApi(emu)
+def add_sandbox_routes(app: web.Application, world: BotWorld) -> None:
+    """The page and its control API, acting in ``world`` (the emulator's first bot)."""
+    api = SandboxApi(world)
     app.router.add_get("/sandbox", api.redirect)
     app.router.add_get("/sandbox/", api.page)
     app.router.add_get("/sandbox/api/state", api.state)
@@ -60,12 +60,8 @@ def _message_view(chat: Chat, msg: JSON) -> JSON:
 
 
 class SandboxApi:
-    def __init__(self, emu: BotApiEmulator) -> None:
-        self.emu = emu
-
-    @property
-    def world(self) -> Any:
-        return self.emu.world
+    def __init__(self, world: BotWorld) -> None:
+        self.world = world
 
     async def redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/sandbox/")
@@ -85,7 +81,10 @@ class SandboxApi:
             uid = int(user_id)
         except (TypeError, ValueError):
             raise web.HTTPBadRequest(text="user_id must be an integer") from None
-        return self.emu.user(uid)
+        chat = self.world.chats.get(uid) or self.world.chat_for(
+            UserProfile(id=uid, first_name=f"User {uid}", language_code="en")
+        )
+        return UserDriver(self.world, chat)
 
     async def _body(self, request: web.Request) -> JSON:
         if request.headers.get("X-Sandbox") != "1":

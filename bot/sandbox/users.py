@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.sandbox.entities import detect_entities
-from bot.sandbox.world import JSON, MEDIA_KINDS, BotWorld, Callback, Chat, SentMessage, media_object, now_ts, tiny_png
-
-if TYPE_CHECKING:
-    from bot.sandbox.server import BotApiEmulator
+from bot.sandbox.files import MEDIA_KINDS, media_object, tiny_png
+from bot.sandbox.protocol import JSON, now_ts
+from bot.sandbox.world import BotWorld, Callback, Chat, SentMessage
 
 MessageRef = SentMessage | JSON | int
 
@@ -37,8 +37,7 @@ def _message_id(message: MessageRef) -> int:
 class UserDriver:
     """Acts as a human in the private chat with the bot: sends, presses, edits, reads."""
 
-    def __init__(self, emu: BotApiEmulator, world: BotWorld, chat: Chat) -> None:
-        self.emu = emu
+    def __init__(self, world: BotWorld, chat: Chat) -> None:
         self.world = world
         self.chat = chat
 
@@ -109,7 +108,7 @@ class UserDriver:
     def _reopen(self) -> None:
         # Writing to a bot you blocked restarts it in Telegram clients.
         if self.chat.blocked:
-            self.emu.unblock(self.id, token=self.world.token)
+            self.world.set_blocked(self.id, False)
 
     async def send_text(self, text: str, *, reply_to: MessageRef | None = None) -> JSON:
         self._reopen()
@@ -290,10 +289,10 @@ class UserDriver:
         return f.data
 
     def block(self) -> None:
-        self.emu.block(self.id, token=self.world.token)
+        self.world.set_blocked(self.id, True)
 
     def unblock(self) -> None:
-        self.emu.unblock(self.id, token=self.world.token)
+        self.world.set_blocked(self.id, False)
 
     async def sleep_until_quiet(self, quiet: float = 0.2, timeout: float = 5.0) -> None:
         """Return once the bot has sent nothing here for ``quiet`` seconds (for "no reply" checks)."""
@@ -307,6 +306,4 @@ class UserDriver:
 
 
 def _guess_mime(name: str | None) -> str:
-    import mimetypes
-
     return (mimetypes.guess_type(name or "")[0]) or "application/octet-stream"
