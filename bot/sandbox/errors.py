@@ -16,6 +16,8 @@ NOT_MODIFIED = (
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 WRONG_FILE = "wrong file identifier/HTTP URL specified"
 CHAT_NOT_FOUND = "chat not found"
+THREAD_NOT_FOUND = "message thread not found"
+TOPIC_CLOSED = "TOPIC_CLOSED"
 BLOCKED = "bot was blocked by the user"
 DEACTIVATED = "user is deactivated"
 

@@ -1,6 +1,6 @@
 """What the methods that send or change the bot's messages share: finding the target chat, the
-checks Telegram makes before sending (blocked, flood, reply target), text and keyboard parsing,
-files given by upload, id or URL, and creating the bot's message in the chat."""
+checks Telegram makes before sending (blocked, membership, flood, reply target, forum topic), text
+and keyboard parsing, files given by upload, id or URL, and creating the bot's message."""
 
 from __future__ import annotations
 
@@ -9,11 +9,23 @@ import re
 from typing import Any
 
 from bot.sandbox.calls import Call
+from bot.sandbox.chats import Chat, GroupChat, PrivateChat, SentMessage
 from bot.sandbox.entities import EntityParseError, parse_html, parse_markdown_v2, utf16_len
-from bot.sandbox.errors import BLOCKED, CHAT_NOT_FOUND, DEACTIVATED, WRONG_FILE, bad, forbidden, too_many_requests
+from bot.sandbox.errors import (
+    BLOCKED,
+    CHAT_NOT_FOUND,
+    DEACTIVATED,
+    THREAD_NOT_FOUND,
+    TOPIC_CLOSED,
+    WRONG_FILE,
+    ApiError,
+    bad,
+    forbidden,
+    too_many_requests,
+)
 from bot.sandbox.files import StoredFile, Upload
-from bot.sandbox.protocol import JSON, now_ts
-from bot.sandbox.world import BotWorld, Chat, SentMessage, strip_reply
+from bot.sandbox.protocol import JSON
+from bot.sandbox.world import BotWorld
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -48,9 +60,24 @@ def find_chat(call: Call, *, key: str = "chat_id") -> Chat:
     return chat
 
 
+def not_a_member(call: Call, group: GroupChat) -> ApiError | None:
+    """Telegram's refusal when the bot is not (or no longer) in the supergroup."""
+    me = group.member(call.world.bot_id)
+    if me is None or me.status == "left":
+        return forbidden("bot is not a member of the supergroup chat")
+    if me.status == "kicked":
+        return forbidden("bot was kicked from the supergroup chat")
+    return None
+
+
 def writable_chat(call: Call) -> Chat:
     """The target chat of a send: it must exist and the bot must be allowed to write there."""
     chat = find_chat(call)
+    if isinstance(chat, GroupChat):
+        if (refusal := not_a_member(call, chat)) is not None:
+            raise refusal
+        return chat
+    assert isinstance(chat, PrivateChat)
     if chat.deactivated:
         raise forbidden(DEACTIVATED)
     if chat.blocked:
@@ -62,9 +89,39 @@ def writable_chat(call: Call) -> Chat:
 
 def flood_check(call: Call, chat: Chat, *, counts_global: bool = True) -> None:
     """Account one message to ``chat``; 429 with retry_after when it is over Telegram's limits."""
-    retry = call.context.flood.check(chat.id, counts_global=counts_global)
+    retry = call.context.flood.check(chat.id, counts_global=counts_global, group=isinstance(chat, GroupChat))
     if retry is not None:
         raise too_many_requests(retry)
+
+
+def target_thread(call: Call, chat: Chat, reply_to: int | None) -> int | None:
+    """The forum topic a send goes to: ``message_thread_id``, else the topic of the message it
+    replies to; None for the General topic and for chats without topics. The topic must exist
+    ("message thread not found") and, when closed, take the bot's messages (TOPIC_CLOSED)."""
+    requested = call.int("message_thread_id")
+    if not isinstance(chat, GroupChat):
+        if requested:
+            raise bad(THREAD_NOT_FOUND)
+        return None
+    replied_thread = chat.thread_of(chat.messages[reply_to]) if reply_to is not None else None
+    if not requested:
+        thread = replied_thread
+    elif not chat.is_forum:
+        if requested not in chat.messages:  # a reply thread of an ordinary supergroup
+            raise bad(THREAD_NOT_FOUND)
+        return None
+    else:
+        thread = requested
+        if reply_to is not None and replied_thread != thread:
+            raise bad("message to be replied not found")
+    if thread is None:
+        return None
+    topic = chat.topics.get(thread)
+    if topic is None:
+        raise bad(THREAD_NOT_FOUND)
+    if not chat.may_post_in(topic, call.world.bot_id):
+        raise bad(TOPIC_CLOSED)
+    return thread
 
 
 def format_text(
@@ -168,25 +225,22 @@ def deliver(
     params: JSON,
     markup: JSON | None,
     reply_to: int | None,
+    thread_id: int | None = None,
     file: StoredFile | None = None,
 ) -> JSON:
     """Create a bot message in the chat, record it for the user side, return its JSON."""
-    mid = chat.new_message_id()
-    msg: JSON = {"message_id": mid, "from": world.bot_user, "chat": chat.user.as_chat(), "date": now_ts()}
-    if reply_to is not None:
-        msg["reply_to_message"] = strip_reply(chat.messages[reply_to])
-    msg.update(content)
+    content = dict(content)
     # Only inline keyboards are part of the Message object; reply keyboards live on the client.
     if markup and "inline_keyboard" in markup:
-        msg["reply_markup"] = markup
-    chat.messages[mid] = msg
-    chat.from_bot.add(mid)
-    if markup and "keyboard" in markup:
-        chat.reply_keyboard = markup
-    elif markup and markup.get("remove_keyboard"):
-        chat.reply_keyboard = None
+        content["reply_markup"] = markup
+    msg = world.post(chat, world.bot_user, content, thread_id=thread_id, reply_to=reply_to)
+    if isinstance(chat, PrivateChat):
+        if markup and "keyboard" in markup:
+            chat.reply_keyboard = markup
+        elif markup and markup.get("remove_keyboard"):
+            chat.reply_keyboard = None
     record = SentMessage(
-        message_id=mid,
+        message_id=msg["message_id"],
         chat_id=chat.id,
         kind=kind,
         date=msg["date"],
@@ -201,9 +255,10 @@ def deliver(
         reply_to_message_id=reply_to,
         raw=msg,
         method=method,
+        message_thread_id=thread_id,
     )
     chat.sent.append(record)
-    chat.sent_by_id[mid] = record
+    chat.sent_by_id[record.message_id] = record
     world.notify()
     return msg
 

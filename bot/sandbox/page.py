@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.chats import Chat, UserProfile
 from bot.sandbox.files import MEDIA_KINDS
 from bot.sandbox.protocol import JSON
 from bot.sandbox.users import UserDriver
-from bot.sandbox.world import BotWorld, Chat, UserProfile
+from bot.sandbox.world import BotWorld
 
 
 def add_sandbox_routes(app: web.Application, world: BotWorld) -> None:

@@ -19,10 +19,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.calls import Behaviour, Context, Methods
+from bot.sandbox.chats import SentMessage, UserProfile
 from bot.sandbox.errors import ApiError
 from bot.sandbox.faults import FaultInjector
 from bot.sandbox.files import Upload
 from bot.sandbox.flood import FloodControl, FloodLimits
+from bot.sandbox.groups import GroupDriver
 from bot.sandbox.methods import METHODS
 from bot.sandbox.methods.bot_info import scope_key
 from bot.sandbox.page import add_sandbox_routes
@@ -30,9 +32,12 @@ from bot.sandbox.protocol import JSON
 from bot.sandbox.transport import Transport
 from bot.sandbox.users import UserDriver
 from bot.sandbox.webhook import WebhookDelivery
-from bot.sandbox.world import BotWorld, SentMessage, UserProfile
+from bot.sandbox.world import BotWorld
 
 log = logging.getLogger(__name__)
+
+# What a bot needs to keep a forum of topics: create and manage topics, tidy and pin messages.
+DEFAULT_BOT_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 
 
 class BotApiEmulator:
@@ -175,6 +180,36 @@ class BotApiEmulator:
         )
         return UserDriver(world, world.chat_for(profile))
 
+    def supergroup(
+        self,
+        chat_id: int | None = None,
+        title: str = "Staff",
+        *,
+        forum: bool = True,
+        owner_id: int = 1000,
+        owner_name: str = "Owner",
+        bot: str | None = "administrator",
+        bot_rights: dict[str, bool] | None = None,
+        token: str | None = None,
+    ) -> GroupDriver:
+        """A new supergroup (a forum with topics unless ``forum=False``) created by ``owner_id``,
+        with the bot added as ``bot`` ("administrator", "member", or None: not added). An
+        administrator bot gets ``bot_rights`` (default: manage topics, delete and pin messages)."""
+        world = self._world(token)
+        if chat_id is None:
+            chat_id = -1_000_000_000_001 - sum(1 for c in world.chats if c < 0)
+        owner = UserProfile(owner_id, owner_name, language_code="en")
+        driver = GroupDriver(world, world.new_group(chat_id, title, is_forum=forum, owner=owner))
+        if bot is not None:
+            rights = DEFAULT_BOT_RIGHTS if bot_rights is None else bot_rights
+            driver.set_bot(bot, **(rights if bot == "administrator" else {}))
+        return driver
+
+    def group(self, chat_id: int, *, token: str | None = None) -> GroupDriver:
+        """The driver of an existing supergroup."""
+        world = self._world(token)
+        return GroupDriver(world, world.group_chat(chat_id))
+
     def sent(self, chat_id: int, token: str | None = None) -> list[SentMessage]:
         chat = self._world(token).chats.get(chat_id)
         return list(chat.sent) if chat else []
@@ -239,13 +274,19 @@ class BotApiEmulator:
             log.info("webhook reply %s failed: %s", entry[0], e.description)
 
 
-async def serve_sandbox(host: str = "127.0.0.1", port: int = 8081, token: str = "123456:SANDBOX") -> BotApiEmulator:
+async def serve_sandbox(
+    host: str = "127.0.0.1", port: int = 8081, token: str = "123456:SANDBOX", *, staff_group: int | None = None
+) -> BotApiEmulator:
     """Start an emulator with the browser sandbox; point the bot at ``emu.base_url``.
 
     The page is at ``{base_url}/sandbox/``.  The control API has no authentication, so keep
-    ``host`` on loopback. OSError when ``port`` is taken.
+    ``host`` on loopback. OSError when ``port`` is taken. ``staff_group``: the id of a forum
+    supergroup to create ("Staff", the bot an administrator that manages topics), shown on the
+    page beside the customer's chat.
     """
     emu = BotApiEmulator(token, host=host, port=port, sandbox_ui=True, bot_name="Claimdesk (sandbox)")
+    if staff_group is not None:
+        emu.supergroup(staff_group, "Staff")
     await emu.start()
     log.info("Telegram sandbox: %s/sandbox/ (Bot API at %s)", emu.base_url, emu.base_url)
     return emu

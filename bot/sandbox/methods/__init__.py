@@ -9,8 +9,8 @@ name. :data:`METHODS` below gathers every family's.
 from __future__ import annotations
 
 from bot.sandbox.calls import Handler
-from bot.sandbox.methods import bot_info, chats, editing, files, messages, updates
+from bot.sandbox.methods import bot_info, chats, editing, files, forum, messages, updates
 
-FAMILIES = (bot_info, updates, messages, editing, files, chats)
+FAMILIES = (bot_info, updates, messages, editing, files, chats, forum)
 
 METHODS: dict[str, Handler] = {name: fn for family in FAMILIES for name, fn in family.METHODS.items()}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from bot.sandbox.calls import Call, Handler
+from bot.sandbox.chats import Chat, GroupChat, SentMessage
 from bot.sandbox.errors import NOT_MODIFIED, QUERY_TOO_OLD, bad
 from bot.sandbox.outgoing import caption, find_chat, flood_check, format_text, markup, writable_chat
 from bot.sandbox.protocol import JSON, now_ts
-from bot.sandbox.world import Chat, SentMessage
 
 
 def _editable(call: Call) -> tuple[Chat, JSON, SentMessage]:
@@ -98,6 +98,11 @@ async def delete_message(call: Call) -> bool:
     mid = call.int("message_id")
     if mid is None or mid not in chat.messages:
         raise bad("message to delete not found")
+    if isinstance(chat, GroupChat):
+        me = chat.member(call.world.bot_id)
+        others = mid not in chat.from_bot and not (me is not None and me.can("can_delete_messages"))
+        if others or "forum_topic_created" in chat.messages[mid]:
+            raise bad("message can't be deleted")
     del chat.messages[mid]
     if mid in chat.sent_by_id:
         chat.sent_by_id[mid].deleted = True
@@ -118,6 +123,7 @@ async def answer_callback_query(call: Call) -> bool:
         {
             "callback_query_id": cb.id,
             "message_id": cb.message_id,
+            "from_id": cb.user_id,
             "data": cb.data,
             "text": text,
             "show_alert": call.bool("show_alert"),

@@ -14,9 +14,13 @@ from bot.sandbox.outgoing import (
     input_file,
     markup,
     reply_target,
+    target_thread,
     writable_chat,
 )
 from bot.sandbox.protocol import JSON
+
+# What a message must hold to be copied or forwarded (service messages cannot be).
+COPYABLE = ("text", *MEDIA_KINDS, "contact", "location")
 
 CHAT_ACTIONS = frozenset(
     {
@@ -45,12 +49,21 @@ async def send_message(call: Call) -> JSON:
         raise bad("message text is empty")
     keyboard = markup(p)
     reply_to = reply_target(call, chat)
+    thread = target_thread(call, chat, reply_to)
     flood_check(call, chat)
     content: JSON = {"text": text}
     if ents:
         content["entities"] = ents
     return deliver(
-        call.world, chat, content, kind="text", method="sendMessage", params=p, markup=keyboard, reply_to=reply_to
+        call.world,
+        chat,
+        content,
+        kind="text",
+        method="sendMessage",
+        params=p,
+        markup=keyboard,
+        reply_to=reply_to,
+        thread_id=thread,
     )
 
 
@@ -64,6 +77,7 @@ def media_sender(kind: str, method: str) -> Handler:
         text = caption(call, p) if kind not in ("sticker", "video_note") else {}
         keyboard = markup(p)
         reply_to = reply_target(call, chat)
+        thread = target_thread(call, chat, reply_to)
         flood_check(call, chat)
         content: JSON = {kind: media_object(call.world.files, stored, kind), **text}
         if kind == "sticker" and p.get("emoji"):
@@ -77,6 +91,7 @@ def media_sender(kind: str, method: str) -> Handler:
             params=p,
             markup=keyboard,
             reply_to=reply_to,
+            thread_id=thread,
             file=stored,
         )
 
@@ -90,6 +105,7 @@ async def send_contact(call: Call) -> JSON:
         raise bad("phone number and first name must be non-empty")
     keyboard = markup(p)
     reply_to = reply_target(call, chat)
+    thread = target_thread(call, chat, reply_to)
     flood_check(call, chat)
     contact = {"phone_number": str(p["phone_number"]), "first_name": str(p["first_name"])}
     return deliver(
@@ -101,6 +117,7 @@ async def send_contact(call: Call) -> JSON:
         params=p,
         markup=keyboard,
         reply_to=reply_to,
+        thread_id=thread,
     )
 
 
@@ -109,6 +126,7 @@ async def send_location(call: Call) -> JSON:
     chat = writable_chat(call)
     keyboard = markup(p)
     reply_to = reply_target(call, chat)
+    thread = target_thread(call, chat, reply_to)
     flood_check(call, chat)
     loc = {"latitude": float(p.get("latitude", 0)), "longitude": float(p.get("longitude", 0))}
     return deliver(
@@ -120,6 +138,7 @@ async def send_location(call: Call) -> JSON:
         params=p,
         markup=keyboard,
         reply_to=reply_to,
+        thread_id=thread,
     )
 
 
@@ -139,6 +158,7 @@ async def send_media_group(call: Call) -> list[JSON]:
         stored = input_file(call, item.get("media"), "media", kind)
         prepared.append((kind, stored, caption(call, item), item))
     reply_to = reply_target(call, chat)
+    thread = target_thread(call, chat, reply_to)
     flood_check(call, chat)
     group = call.world.new_media_group_id()
     out = []
@@ -154,23 +174,32 @@ async def send_media_group(call: Call) -> list[JSON]:
                 params=item,
                 markup=None,
                 reply_to=reply_to,
+                thread_id=thread,
                 file=stored,
             )
         )
     return out
 
 
+def _copyable(src: JSON | None) -> bool:
+    return src is not None and any(k in src for k in COPYABLE)
+
+
 def _source_message(call: Call, what: str) -> JSON:
+    """The message to copy or forward, from ``from_chat_id``; a service message cannot be."""
     src_chat = find_chat(call, key="from_chat_id")
     mid = call.int("message_id")
     src = src_chat.messages.get(mid) if mid is not None else None
     if src is None:
         raise bad(f"message to {what} not found")
+    if not _copyable(src):
+        raise bad("message can't be copied" if what == "copy" else "message can't be forwarded")
     return src
 
 
 def _content_of(src: JSON) -> tuple[str, JSON]:
-    """(kind, content fields) of a message being copied or forwarded."""
+    """(kind, content fields) of a message being copied or forwarded: its text, or its file with
+    the caption (the file keeps its file_id: no upload again)."""
     for kind in (*MEDIA_KINDS, "contact", "location"):
         if kind in src:
             content = {kind: src[kind]}
@@ -181,34 +210,106 @@ def _content_of(src: JSON) -> tuple[str, JSON]:
     return "text", {k: src[k] for k in ("text", "entities") if k in src}
 
 
-async def copy_message(call: Call) -> JSON:
+def _copy(call: Call, src: JSON, *, method: str, forward: bool, group_ids: dict[str, str]) -> JSON:
+    """One copy (or forward) of ``src`` into the target chat and topic, already checked."""
     p = call.params
     chat = writable_chat(call)
-    src = _source_message(call, "copy")
     kind, content = _content_of(src)
-    if "caption" in p and kind != "text":
+    if forward:
+        origin = src.get("from", call.world.bot_user)
+        content["forward_origin"] = {"type": "user", "date": src["date"], "sender_user": origin}
+    elif call.bool("remove_caption"):
+        content.pop("caption", None)
+        content.pop("caption_entities", None)
+    elif "caption" in p and kind != "text":
         content.pop("caption", None)
         content.pop("caption_entities", None)
         content.update(caption(call, p))
-    keyboard = markup(p)
-    reply_to = reply_target(call, chat)
-    flood_check(call, chat)
-    msg = deliver(
-        call.world, chat, content, kind=kind, method="copyMessage", params=p, markup=keyboard, reply_to=reply_to
+    if src.get("media_group_id") and method in ("copyMessages", "forwardMessages"):
+        # An album copied as a whole stays an album, under a new media_group_id.
+        old = src["media_group_id"]
+        content["media_group_id"] = group_ids.setdefault(old, call.world.new_media_group_id())
+    keyboard = markup(p) if method == "copyMessage" else None
+    reply_to = reply_target(call, chat) if not forward else None
+    thread = target_thread(call, chat, reply_to)
+    return deliver(
+        call.world,
+        chat,
+        content,
+        kind=kind,
+        method=method,
+        params=p,
+        markup=keyboard,
+        reply_to=reply_to,
+        thread_id=thread,
+        file=call.world.files.get(_file_id(content, kind)) if kind in MEDIA_KINDS else None,
     )
+
+
+def _file_id(content: JSON, kind: str) -> str:
+    media = content[kind]
+    return str((media[-1] if isinstance(media, list) else media)["file_id"])
+
+
+def _message_ids(call: Call) -> list[int]:
+    ids = call.params.get("message_ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+        raise bad("message_ids must be a non-empty array of at most 100 message identifiers")
+    try:
+        out = [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise bad("invalid message identifier specified") from None
+    if out != sorted(set(out)):
+        raise bad("message identifiers must be in a strictly increasing order")
+    return out
+
+
+def _check_target(call: Call) -> None:
+    """The target chat, topic, reply and keyboard are checked, and the flood limits applied, before
+    anything is sent (one call counts as one message, as an album does)."""
+    chat = writable_chat(call)
+    markup(call.params)
+    target_thread(call, chat, reply_target(call, chat))
+    flood_check(call, chat)
+
+
+async def copy_message(call: Call) -> JSON:
+    src = _source_message(call, "copy")
+    _check_target(call)
+    msg = _copy(call, src, method="copyMessage", forward=False, group_ids={})
     return {"message_id": msg["message_id"]}
 
 
 async def forward_message(call: Call) -> JSON:
-    chat = writable_chat(call)
     src = _source_message(call, "forward")
-    kind, content = _content_of(src)
-    sender = src.get("from", call.world.bot_user)
-    content["forward_origin"] = {"type": "user", "date": src["date"], "sender_user": sender}
-    flood_check(call, chat)
-    return deliver(
-        call.world, chat, content, kind=kind, method="forwardMessage", params=call.params, markup=None, reply_to=None
-    )
+    _check_target(call)
+    return _copy(call, src, method="forwardMessage", forward=True, group_ids={})
+
+
+async def _copy_many(call: Call, *, forward: bool) -> list[JSON]:
+    """Several messages at once, in order; an album stays an album. Messages that cannot be found
+    or copied are skipped, as Telegram does."""
+    ids = _message_ids(call)
+    _check_target(call)
+    src_chat = find_chat(call, key="from_chat_id")
+    method = "forwardMessages" if forward else "copyMessages"
+    group_ids: dict[str, str] = {}
+    out = []
+    for mid in ids:
+        src = src_chat.messages.get(mid)
+        if _copyable(src):
+            assert src is not None
+            msg = _copy(call, src, method=method, forward=forward, group_ids=group_ids)
+            out.append({"message_id": msg["message_id"]})
+    return out
+
+
+async def copy_messages(call: Call) -> list[JSON]:
+    return await _copy_many(call, forward=False)
+
+
+async def forward_messages(call: Call) -> list[JSON]:
+    return await _copy_many(call, forward=True)
 
 
 async def send_chat_action(call: Call) -> bool:
@@ -232,6 +333,8 @@ METHODS: dict[str, Handler] = {
     "sendContact": send_contact,
     "sendLocation": send_location,
     "copyMessage": copy_message,
+    "copyMessages": copy_messages,
     "forwardMessage": forward_message,
+    "forwardMessages": forward_messages,
     "sendChatAction": send_chat_action,
 }
