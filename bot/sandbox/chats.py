@@ -29,6 +29,17 @@ _ALWAYS_LISTED = ADMIN_RIGHTS[: ADMIN_RIGHTS.index("can_send_welcome_messages") 
 
 # The topic icon colours Telegram accepts (createForumTopic's icon_color); the first is its default.
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+# The custom emoji Telegram offers as topic icons (getForumTopicIconStickers): id -> emoji.
+TOPIC_ICONS = {
+    "5312536423851630001": "💬",
+    "5312241539987020022": "🔥",
+    "5377498341074542641": "⏳",
+    "5237699328843200968": "✅",
+    "5379748062124056162": "❗",
+    "5309832892262654231": "🔒",
+    "5350305691942788490": "📝",
+    "5357121491508928442": "👀",
+}
 
 
 @dataclass

@@ -282,10 +282,10 @@ async def serve_sandbox(
     The page is at ``{base_url}/sandbox/``.  The control API has no authentication, so keep
     ``host`` on loopback. OSError when ``port`` is taken. ``staff_group``: the id of a forum
     supergroup to create ("Staff", the bot an administrator that manages topics), shown on the
-    page beside the customer's chat.
+    page beside the customer's chat (a group's id is negative; any other id makes none).
     """
     emu = BotApiEmulator(token, host=host, port=port, sandbox_ui=True, bot_name="Claimdesk (sandbox)")
-    if staff_group is not None:
+    if staff_group is not None and staff_group < 0:
         emu.supergroup(staff_group, "Staff")
     await emu.start()
     log.info("Telegram sandbox: %s/sandbox/ (Bot API at %s)", emu.base_url, emu.base_url)

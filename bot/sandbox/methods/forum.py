@@ -11,24 +11,13 @@ as an update too (forum_topic_created, _edited, _closed, _reopened); a deletion 
 from __future__ import annotations
 
 from bot.sandbox.calls import Call, Handler
-from bot.sandbox.chats import TOPIC_COLORS, GroupChat, Topic
+from bot.sandbox.chats import TOPIC_COLORS, TOPIC_ICONS, GroupChat, Topic
 from bot.sandbox.errors import bad
 from bot.sandbox.outgoing import find_chat, not_a_member
 from bot.sandbox.protocol import JSON
 from bot.sandbox.world import BotWorld
 
 NAME_LIMIT = 128
-# The custom emoji Telegram offers as topic icons (getForumTopicIconStickers): (id, emoji).
-ICONS = (
-    ("5312536423851630001", "💬"),
-    ("5312241539987020022", "🔥"),
-    ("5377498341074542641", "⏳"),
-    ("5237699328843200968", "✅"),
-    ("5379748062124056162", "❗"),
-    ("5309832892262654231", "🔒"),
-    ("5350305691942788490", "📝"),
-    ("5357121491508928442", "👀"),
-)
 
 
 def _forum(call: Call) -> GroupChat:
@@ -131,7 +120,7 @@ async def delete_forum_topic(call: Call) -> bool:
 def icon_stickers(world: BotWorld) -> list[JSON]:
     """The topic icons as custom emoji stickers (real files of this bot, so getFile works)."""
     if not world.topic_icon_stickers:
-        for emoji_id, emoji in ICONS:
+        for emoji_id, emoji in TOPIC_ICONS.items():
             f = world.files.add(f"topic icon {emoji}".encode(), "sticker")
             world.topic_icon_stickers.append(
                 {
