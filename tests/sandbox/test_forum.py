@@ -13,6 +13,7 @@ from aiogram.types import (
     ChatMemberOwner,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
 )
 
 from bot.sandbox import BotApiEmulator, FloodLimits
@@ -173,6 +174,7 @@ async def test_members_and_administrators(emu: BotApiEmulator, bot: Bot) -> None
     assert isinstance(await bot.get_chat_member(STAFF, 502), ChatMemberMember)
     assert await bot.get_chat_member_count(STAFF) == 4
     emu.user(77, "Customer")
+    assert (await bot.get_chat(77)).type == "private"
     assert (await bot.get_chat_member(STAFF, 77)).status == "left"
     with pytest.raises(TelegramBadRequest, match="user not found"):
         await bot.get_chat_member(STAFF, 99999)
@@ -231,3 +233,41 @@ async def test_one_group_takes_twenty_messages_a_minute(emu: BotApiEmulator, bot
     for n in range(25):  # a private chat has no such limit
         await bot.send_message(7002, f"{n}")
     assert len(customer.messages) == 25 and emu.stats["flood_429"] == 2
+
+
+async def test_albums_replies_and_deletions_in_a_forum(emu: BotApiEmulator, bot: Bot) -> None:
+    staff = emu.supergroup(STAFF, "Staff", bot_rights={"can_manage_topics": True})
+    anna = staff.member(501, "Anna")
+    topic = await bot.create_forum_topic(STAFF, "2026-000002")
+    album = await bot.send_media_group(
+        STAFF,
+        [
+            InputMediaPhoto(media=BufferedInputFile(b"a", "a.jpg"), caption="two photos"),
+            InputMediaPhoto(media=BufferedInputFile(b"b", "b.jpg")),
+        ],
+        message_thread_id=topic.message_thread_id,
+    )
+    assert {m.message_thread_id for m in album} == {topic.message_thread_id}
+    # A reply goes to the topic of the message it answers, without naming the topic.
+    answer = await bot.send_message(
+        STAFF, "about the first photo", reply_parameters={"message_id": album[0].message_id}
+    )
+    assert answer.message_thread_id == topic.message_thread_id and answer.is_topic_message
+    assert answer.reply_to_message is not None and answer.reply_to_message.message_id == album[0].message_id
+    # A person's reply in the General topic carries the thread it starts, but is no topic message.
+    note = await bot.send_message(STAFF, "a note in General")
+    reply = await anna.send_text("seen", reply_to=note.message_id)
+    assert reply["message_thread_id"] == note.message_id and "is_topic_message" not in reply
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(
+            STAFF, "x", message_thread_id=topic.message_thread_id, reply_parameters={"message_id": note.message_id}
+        )
+    # The bot deletes its own messages; others' only with can_delete_messages; never a topic's first.
+    assert await bot.delete_message(STAFF, answer.message_id)
+    with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
+        await bot.delete_message(STAFF, reply["message_id"])
+    with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
+        await bot.delete_message(STAFF, topic.message_thread_id)
+    staff.set_bot("administrator", can_manage_topics=True, can_delete_messages=True)
+    assert await bot.delete_message(STAFF, reply["message_id"])
+    assert [m["message_id"] for m in staff.messages(general=True)] == [note.message_id]

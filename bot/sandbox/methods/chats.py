@@ -25,7 +25,8 @@ async def get_chat(call: Call) -> JSON:
     return info
 
 
-def _group(call: Call) -> GroupChat | PrivateChat:
+def _members_chat(call: Call) -> GroupChat | PrivateChat:
+    """The chat whose members are asked about; in a group the bot must still be a member."""
     chat = find_chat(call)
     assert isinstance(chat, GroupChat | PrivateChat)
     if isinstance(chat, GroupChat) and (refusal := not_a_member(call, chat)) is not None:
@@ -34,7 +35,7 @@ def _group(call: Call) -> GroupChat | PrivateChat:
 
 
 async def get_chat_member(call: Call) -> JSON:
-    chat = _group(call)
+    chat = _members_chat(call)
     user_id = call.int("user_id")
     if user_id is None:
         raise bad("user_id is empty") if call.params.get("user_id") in (None, "") else bad("invalid user_id specified")
@@ -56,7 +57,7 @@ async def get_chat_member(call: Call) -> JSON:
 
 async def get_chat_administrators(call: Call) -> list[JSON]:
     """The creator and administrators; bots other than this one only with ``return_bots``."""
-    chat = _group(call)
+    chat = _members_chat(call)
     if isinstance(chat, PrivateChat):
         raise bad("there are no administrators in the private chat")
     return_bots = call.bool("return_bots")
@@ -68,7 +69,7 @@ async def get_chat_administrators(call: Call) -> list[JSON]:
 
 
 async def get_chat_member_count(call: Call) -> int:
-    chat = _group(call)
+    chat = _members_chat(call)
     if isinstance(chat, PrivateChat):
         return 2
     return sum(1 for m in chat.members.values() if m.present)
