@@ -310,9 +310,17 @@ async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
         from bot.sandbox import serve_sandbox
 
         try:
-            emulator = await serve_sandbox("127.0.0.1", settings.sandbox_port, token)
-        except OSError:
-            emulator = await serve_sandbox("127.0.0.1", 0, token)
+            # STAFF_CHAT_ID: the sandbox has that staff group (a forum, the bot managing its topics).
+            emulator = await serve_sandbox(
+                "127.0.0.1", settings.sandbox_port, token, staff_group=settings.staff_chat_id
+            )
+        except OSError as exc:
+            # Never another port: the delivery worker and the back-office reach the sandbox on
+            # SANDBOX_PORT, and would talk to whatever else listens there.
+            raise StartupError(
+                f"SANDBOX_PORT: cannot listen on 127.0.0.1:{settings.sandbox_port} for the Telegram sandbox: "
+                f"{exc.strerror or exc}"
+            ) from None
         api_base = emulator.base_url
         log.info(
             "bot: no BOT_TOKEN, so the bot runs against the local sandbox. Talk to it in a browser: %s/sandbox/",

@@ -1,4 +1,5 @@
-"""``python -m bot.sandbox [--port N] [--token T]``: run the emulator and its browser page alone."""
+"""``python -m bot.sandbox [--port N] [--token T] [--staff-group ID]``: run the emulator and its browser
+page alone."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import contextlib
 from bot.sandbox.server import serve_sandbox
 
 
-async def _main(host: str, port: int, token: str) -> None:
-    emu = await serve_sandbox(host, port, token)
+async def _main(host: str, port: int, token: str, staff_group: int | None) -> None:
+    emu = await serve_sandbox(host, port, token, staff_group=staff_group)
     print(f"Bot API: {emu.base_url}  token: {token}\nSandbox page: {emu.base_url}/sandbox/", flush=True)
     try:
         await asyncio.Event().wait()
@@ -23,9 +24,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:SANDBOX")
+    parser.add_argument("--staff-group", type=int, help="id of a forum supergroup to create, e.g. -1001000000001")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(args.host, args.port, args.token))
+        asyncio.run(_main(args.host, args.port, args.token, args.staff_group))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,35 @@
-"""Browser sandbox: a chat page and a small JSON control API on the emulator's server.
+"""Browser sandbox: a page showing a customer's private chat with the bot and, beside it, the staff
+group (a forum: its topics and the messages in each), with a small JSON control API to act in both.
 
-Everything lives under ``/sandbox/``.  The control API is unauthenticated (it is a local
-developer tool), so every POST must carry ``X-Sandbox: 1``: a custom header forces a CORS
-preflight, which this server never approves, so other web pages cannot drive it.
+Everything lives under ``/sandbox/``; the page itself is ``page.html`` (all text goes into the DOM
+through ``textContent``, never parsed as HTML: customer texts and names are hostile). The control
+API is unauthenticated (a local developer tool), so every POST must carry ``X-Sandbox: 1``: a
+custom header forces a CORS preflight, which this server never approves, so other web pages
+cannot drive it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from importlib.resources import files as package_files
+from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.world import JSON, MEDIA_KINDS, Chat, UserProfile
+from bot.sandbox.chats import TOPIC_ICONS, Chat, GroupChat, PrivateChat, UserProfile
+from bot.sandbox.files import MEDIA_KINDS
+from bot.sandbox.groups import GroupDriver, MemberDriver
+from bot.sandbox.protocol import JSON
+from bot.sandbox.users import UserDriver
+from bot.sandbox.world import BotWorld
 
-if TYPE_CHECKING:
-    from bot.sandbox.server import BotApiEmulator
-    from bot.sandbox.users import UserDriver
+PAGE_HTML = package_files("bot.sandbox").joinpath("page.html").read_text(encoding="utf-8")
+CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:"
+TOPIC_RIGHTS = ("can_manage_topics", "can_delete_messages", "can_pin_messages")
 
 
-def add_sandbox_routes(app: web.Application, emu: BotApiEmulator) -> None:
-    api = SandboxApi(emu)
+def add_sandbox_routes(app: web.Application, world: BotWorld) -> None:
+    """The page and its control API, acting in ``world`` (the emulator's first bot)."""
+    api = SandboxApi(world)
     app.router.add_get("/sandbox", api.redirect)
     app.router.add_get("/sandbox/", api.page)
     app.router.add_get("/sandbox/api/state", api.state)
@@ -32,13 +42,30 @@ def add_sandbox_routes(app: web.Application, emu: BotApiEmulator) -> None:
     app.router.add_post("/sandbox/api/contact", api.contact)
     app.router.add_post("/sandbox/api/upload", api.upload)
     app.router.add_post("/sandbox/api/block", api.block)
+    app.router.add_get("/sandbox/api/group", api.group)
+    app.router.add_post("/sandbox/api/groups", api.create_group)
+    app.router.add_post("/sandbox/api/group/member", api.group_member)
+    app.router.add_post("/sandbox/api/group/send", api.group_send)
+    app.router.add_post("/sandbox/api/group/press", api.group_press)
+    app.router.add_post("/sandbox/api/group/topic", api.group_topic)
+
+
+_SERVICE = {
+    "forum_topic_created": lambda d: f"created the topic «{d.get('name', '')}»",
+    "forum_topic_edited": lambda d: f"renamed the topic to «{d['name']}»" if "name" in d else "changed the topic icon",
+    "forum_topic_closed": lambda d: "closed the topic",
+    "forum_topic_reopened": lambda d: "reopened the topic",
+}
 
 
 def _message_view(chat: Chat, msg: JSON) -> JSON:
     mid = msg["message_id"]
+    sender = msg.get("from") or {}
+    name = " ".join(filter(None, [sender.get("first_name"), sender.get("last_name")]))
     view: JSON = {
         "id": mid,
         "from": "bot" if mid in chat.from_bot else "user",
+        "sender": {"id": sender.get("id"), "name": name},
         "date": msg["date"],
         "text": msg.get("text") or msg.get("caption") or "",
         "edited": "edit_date" in msg,
@@ -47,6 +74,15 @@ def _message_view(chat: Chat, msg: JSON) -> JSON:
             for row in (msg.get("reply_markup") or {}).get("inline_keyboard", [])
         ],
     }
+    if isinstance(chat, GroupChat):
+        view["thread"] = chat.thread_of(msg)
+        replied = msg.get("reply_to_message") or {}
+        if replied and not any(k in replied for k in _SERVICE):
+            quoted = replied.get("text") or replied.get("caption") or ""
+            view["reply_to"] = {"id": replied["message_id"], "text": quoted}
+    for kind, describe in _SERVICE.items():
+        if kind in msg:
+            view["service"] = describe(msg[kind])
     for kind in MEDIA_KINDS:
         if kind in msg:
             media = msg[kind][-1] if kind == "photo" else msg[kind]
@@ -59,33 +95,31 @@ def _message_view(chat: Chat, msg: JSON) -> JSON:
     return view
 
 
-class SandboxApi:
-    def __init__(self, emu: BotApiEmulator) -> None:
-        self.emu = emu
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text=f"{name} must be an integer") from None
 
-    @property
-    def world(self) -> Any:
-        return self.emu.world
+
+class SandboxApi:
+    def __init__(self, world: BotWorld) -> None:
+        self.world = world
 
     async def redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/sandbox/")
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(
-            text=PAGE_HTML,
-            content_type="text/html",
-            headers={
-                "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
-                "style-src 'unsafe-inline'; img-src 'self' blob:"
-            },
-        )
+        return web.Response(text=PAGE_HTML, content_type="text/html", headers={"Content-Security-Policy": CSP})
 
     def _user(self, user_id: Any) -> UserDriver:
-        try:
-            uid = int(user_id)
-        except (TypeError, ValueError):
-            raise web.HTTPBadRequest(text="user_id must be an integer") from None
-        return self.emu.user(uid)
+        uid = _int(user_id, "user_id")
+        if uid <= 0:
+            raise web.HTTPBadRequest(text="user_id must be a positive integer")
+        chat = self.world.chats.get(uid)
+        if not isinstance(chat, PrivateChat):
+            chat = self.world.chat_for(UserProfile(id=uid, first_name=f"User {uid}", language_code="en"))
+        return UserDriver(self.world, chat)
 
     async def _body(self, request: web.Request) -> JSON:
         if request.headers.get("X-Sandbox") != "1":
@@ -98,18 +132,28 @@ class SandboxApi:
             raise web.HTTPBadRequest(text="JSON object expected")
         return body
 
-    async def state(self, request: web.Request) -> web.StreamResponse:
-        users = [
-            {**c.user.as_user(), "blocked": c.blocked, "messages": len(c.messages)} for c in self.world.chats.values()
-        ]
-        return web.json_response({"bot": self.world.bot_user, "users": users, "version": self.world.version})
-
-    async def chat(self, request: web.Request) -> web.StreamResponse:
-        user = self._user(request.query.get("user_id"))
-        since = int(request.query.get("since", "-1"))
-        wait = min(25.0, float(request.query.get("wait", "0")))
+    async def _wait(self, request: web.Request) -> None:
+        """Long poll: answer once the world changed after ``since`` (or after ``wait`` seconds)."""
+        since = _int(request.query.get("since", "-1"), "since")
+        wait = min(25.0, float(request.query.get("wait", "0") or 0))
         if since >= self.world.version and wait > 0:
             await self.world.wait_change(wait)
+
+    async def state(self, request: web.Request) -> web.StreamResponse:
+        users, groups = [], []
+        for c in self.world.chats.values():
+            if isinstance(c, GroupChat):
+                groups.append({**c.as_chat(), "topics": len(c.topics)})
+            elif isinstance(c, PrivateChat):
+                users.append({**c.user.as_user(), "blocked": c.blocked, "messages": len(c.messages)})
+        return web.json_response(
+            {"bot": self.world.bot_user, "users": users, "groups": groups, "version": self.world.version}
+        )
+
+    # -- the customer's private chat ---------------------------------------------------------------
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        user = self._user(request.query.get("user_id"))
+        await self._wait(request)
         chat = user.chat
         return web.json_response(
             {
@@ -142,7 +186,7 @@ class SandboxApi:
 
     async def create_user(self, request: web.Request) -> web.StreamResponse:
         body = await self._body(request)
-        uid = int(body.get("user_id") or 0)
+        uid = _int(body.get("user_id") or 0, "user_id")
         if uid <= 0:
             raise web.HTTPBadRequest(text="user_id must be a positive integer")
         profile = UserProfile(
@@ -151,7 +195,10 @@ class SandboxApi:
             username=str(body["username"])[:32] if body.get("username") else None,
             language_code=str(body.get("language_code") or "ru")[:8],
         )
-        self.world.chat_for(profile)
+        try:
+            self.world.chat_for(profile)
+        except LookupError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
         self.world.notify()
         return web.json_response({"ok": True, "user": profile.as_user()})
 
@@ -212,161 +259,130 @@ class SandboxApi:
             user.unblock()
         return web.json_response({"ok": True, "blocked": user.blocked})
 
+    # -- the staff group ---------------------------------------------------------------------------
+    def _group(self, chat_id: Any) -> GroupDriver:
+        try:
+            return GroupDriver(self.world, self.world.group_chat(_int(chat_id, "chat_id")))
+        except LookupError as e:
+            raise web.HTTPNotFound(text=str(e)) from None
 
-PAGE_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Telegram sandbox</title>
-<style>
- body{margin:0;font:15px/1.4 system-ui,sans-serif;background:#e6ebee;display:flex;justify-content:center}
- #app{width:100%;max-width:640px;height:100vh;display:flex;flex-direction:column;background:#fff}
- header{padding:8px 12px;background:#517da2;color:#fff;display:flex;gap:8px;align-items:center;flex-wrap:wrap}
- header input,header select{font:inherit;padding:2px 4px;width:8em}
- #log{flex:1;overflow-y:auto;padding:12px;background:#dfe7ed}
- .msg{max-width:80%;margin:6px 0;padding:6px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}
- .user{margin-left:auto;background:#effdde}.bot{background:#fff}
- .meta{font-size:11px;color:#888;margin-top:2px}
- .kb{display:flex;flex-direction:column;gap:4px;margin-top:6px}.row{display:flex;gap:4px}
- .row button{flex:1;padding:5px;border:0;border-radius:6px;background:#5b8ab1;color:#fff;cursor:pointer}
- .row a{flex:1;text-align:center;padding:5px;border-radius:6px;background:#8fb0cc;color:#fff}
- #replykb .row button{background:#f0f0f0;color:#222}
- footer{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd}
- footer input[type=text]{flex:1;font:inherit;padding:6px}
- #toast{position:fixed;top:10px;left:50%;transform:translateX(-50%);background:#333;color:#fff;
-  padding:6px 12px;border-radius:6px;display:none}
- img.photo{max-width:100%;border-radius:6px;display:block}
-</style></head>
-<body><div id="app">
-<header><b id="botname">Sandbox bot</b>
- <label>user id <input id="uid" type="number" value="1001"></label>
- <label>name <input id="uname" value="Test user"></label>
- <label>lang <select id="ulang"><option>ru</option><option>en</option></select></label>
- <button id="useuser">Open chat</button>
- <label><input type="checkbox" id="blocked"> blocked</label>
-</header>
-<div id="log"></div>
-<div id="replykb" class="kb" style="padding:0 8px"></div>
-<footer>
- <input type="text" id="text" placeholder="Message" autocomplete="off">
- <button id="send">Send</button>
- <button id="contact" title="Share phone number">📇</button>
- <label title="Send a file" style="cursor:pointer">📎<input id="file" type="file" hidden></label>
-</footer></div>
-<div id="toast"></div>
-<script>
-"use strict";
-const $ = (id) => document.getElementById(id);
-let userId = Number(localStorage.getItem("sandbox_uid") || 1001), version = -1, polling = 0;
-$("uid").value = userId;
+    def _member(self, body: JSON) -> MemberDriver:
+        group = self._group(body.get("chat_id"))
+        uid = _int(body.get("user_id"), "user_id")
+        if group.chat.member(uid) is None or not group.chat.members[uid].present:
+            raise web.HTTPBadRequest(text=f"user {uid} is not in the group: join it first")
+        return group.member(uid)
 
-function toast(text) {
-  const t = $("toast"); t.textContent = text; t.style.display = "block";
-  clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.style.display = "none"; }, 3000);
-}
-async function post(path, body) {
-  const r = await fetch("/sandbox/api/" + path, {method: "POST",
-    headers: {"Content-Type": "application/json", "X-Sandbox": "1"}, body: JSON.stringify(body)});
-  if (!r.ok) { toast(await r.text()); }
-  return r;
-}
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;  // textContent: never interpreted as HTML
-  return e;
-}
-function render(state) {
-  const log = $("log"), atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 30;
-  log.replaceChildren();
-  for (const m of state.messages) {
-    const box = el("div", "msg " + m.from);
-    if (m.file) {
-      if (m.file.kind === "photo") {
-        const img = el("img", "photo"); img.alt = "photo";
-        img.src = "/sandbox/api/file/" + encodeURIComponent(m.file.file_id); box.append(img);
-      } else {
-        const a = el("a", "", "📄 " + m.file.name);
-        a.href = "/sandbox/api/file/" + encodeURIComponent(m.file.file_id); box.append(a);
-      }
-    }
-    if (m.text) box.append(el("div", "", m.text));
-    if (m.buttons.length) {
-      const kb = el("div", "kb");
-      for (const row of m.buttons) {
-        const r = el("div", "row");
-        for (const b of row) {
-          if (b.callback_data !== undefined) {
-            const btn = el("button", "", b.text);
-            btn.onclick = () => post("press", {user_id: userId, message_id: m.id, data: b.callback_data});
-            r.append(btn);
-          } else if (b.url) {
-            const a = el("a", "", b.text + " ↗");
-            if (/^https?:/.test(b.url)) { a.href = b.url; a.target = "_blank"; a.rel = "noopener"; }
-            r.append(a);
-          } else { r.append(el("button", "", b.text)); }
-        }
-        kb.append(r);
-      }
-      box.append(kb);
-    }
-    box.append(el("div", "meta", "#" + m.id + (m.edited ? " · edited" : "") + " · " +
-      new Date(m.date * 1000).toLocaleTimeString()));
-    log.append(box);
-  }
-  const rk = $("replykb"); rk.replaceChildren();
-  if (state.keyboard && state.keyboard.keyboard) {
-    for (const row of state.keyboard.keyboard) {
-      const r = el("div", "row");
-      for (const b0 of row) {
-        const b = typeof b0 === "string" ? {text: b0} : b0;
-        const btn = el("button", "", b.text + (b.request_contact ? " 📇" : ""));
-        btn.onclick = () => post("tap", {user_id: userId, text: b.text});
-        r.append(btn);
-      }
-      rk.append(r);
-    }
-  }
-  const ans = state.answers[state.answers.length - 1];
-  if (ans && ans.text && ans.callback_query_id !== render.lastAnswer) {
-    render.lastAnswer = ans.callback_query_id; toast(ans.text);
-  }
-  $("blocked").checked = state.blocked;
-  if (atBottom) log.scrollTop = log.scrollHeight;
-}
-async function poll(gen) {
-  while (gen === polling) {
-    try {
-      const r = await fetch("/sandbox/api/chat?user_id=" + userId + "&since=" + version + "&wait=20");
-      if (gen !== polling) return;
-      const state = await r.json(); version = state.version; render(state);
-    } catch (e) { await new Promise((ok) => setTimeout(ok, 1000)); }
-  }
-}
-async function openChat() {
-  userId = Number($("uid").value); localStorage.setItem("sandbox_uid", String(userId));
-  await post("users", {user_id: userId, first_name: $("uname").value, language_code: $("ulang").value});
-  version = -1; polling += 1; poll(polling);
-}
-async function sendText() {
-  const t = $("text").value; if (!t.trim()) return;
-  $("text").value = ""; await post("send", {user_id: userId, text: t});
-}
-$("send").onclick = sendText;
-$("text").addEventListener("keydown", (e) => { if (e.key === "Enter") sendText(); });
-$("useuser").onclick = openChat;
-$("contact").onclick = () => {
-  const phone = prompt("Phone number to share", "+79001234567");
-  if (phone) post("contact", {user_id: userId, phone_number: phone});
-};
-$("blocked").onchange = () => post("block", {user_id: userId, blocked: $("blocked").checked});
-$("file").onchange = async () => {
-  const f = $("file").files[0]; if (!f) return;
-  const fd = new FormData(); fd.append("user_id", String(userId)); fd.append("file", f, f.name);
-  const r = await fetch("/sandbox/api/upload", {method: "POST", headers: {"X-Sandbox": "1"}, body: fd});
-  if (!r.ok) toast(await r.text());
-  $("file").value = "";
-};
-fetch("/sandbox/api/state").then((r) => r.json()).then((s) => { $("botname").textContent = s.bot.first_name; });
-openChat();
-</script></body></html>
-"""
+    async def group(self, request: web.Request) -> web.StreamResponse:
+        chat = self._group(request.query.get("chat_id")).chat
+        await self._wait(request)
+        me = chat.member(self.world.bot_id)
+        return web.json_response(
+            {
+                "version": self.world.version,
+                "group": chat.as_chat(),
+                "bot": {
+                    "status": me.status if me else "left",
+                    "rights": {r: me.can(r) for r in TOPIC_RIGHTS} if me else {},
+                },
+                "members": [
+                    {**m.user, "status": m.status, "can_manage_topics": m.can("can_manage_topics")}
+                    for m in chat.members.values()
+                    if not m.user.get("is_bot")
+                ],
+                "topics": [
+                    {
+                        "id": t.thread_id,
+                        "name": t.name,
+                        "closed": t.closed,
+                        "color": f"#{t.icon_color:06x}",
+                        "icon": TOPIC_ICONS.get(t.icon_custom_emoji_id or ""),
+                    }
+                    for t in sorted(chat.topics.values(), key=lambda t: t.thread_id)
+                ],
+                "messages": [_message_view(chat, m) for _, m in sorted(chat.messages.items())],
+                "answers": chat.answers[-5:],
+            }
+        )
+
+    async def create_group(self, request: web.Request) -> web.StreamResponse:
+        """A forum supergroup created by the page's person, with the bot an administrator (that
+        manages topics, or not)."""
+        body = await self._body(request)
+        chat_id = _int(body.get("chat_id"), "chat_id")
+        if chat_id >= 0:
+            raise web.HTTPBadRequest(text="a group's chat_id is negative (supergroups: -100...)")
+        owner = UserProfile(_int(body.get("owner_id") or 1000, "owner_id"), str(body.get("owner_name") or "Owner")[:64])
+        try:
+            chat = self.world.new_group(chat_id, str(body.get("title") or "Staff")[:128], is_forum=True, owner=owner)
+        except LookupError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        manage = bool(body.get("can_manage_topics", True))
+        GroupDriver(self.world, chat).set_bot(
+            "administrator", can_manage_topics=manage, can_delete_messages=True, can_pin_messages=True
+        )
+        return web.json_response({"ok": True, "group": chat.as_chat()})
+
+    async def group_member(self, request: web.Request) -> web.StreamResponse:
+        """Join the group as a staff member (or change one's name or admin rights)."""
+        body = await self._body(request)
+        group = self._group(body.get("chat_id"))
+        uid = _int(body.get("user_id"), "user_id")
+        if uid <= 0:
+            raise web.HTTPBadRequest(text="user_id must be a positive integer")
+        admin = bool(body.get("admin"))
+        member = group.member(
+            uid,
+            str(body.get("first_name") or f"User {uid}")[:64],
+            admin=admin,
+            **({"can_manage_topics": True, "can_delete_messages": True} if admin else {}),
+        )
+        return web.json_response({"ok": True, "user": member.profile})
+
+    async def group_send(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        member = self._member(body)
+        text = str(body.get("text") or "")
+        if not text.strip():
+            raise web.HTTPBadRequest(text="text is empty")
+        thread = body.get("thread_id")
+        reply_to = body.get("reply_to")
+        try:
+            msg = await member.in_topic(_int(thread, "thread_id") if thread is not None else None).send_text(
+                text[:4096], reply_to=_int(reply_to, "reply_to") if reply_to is not None else None
+            )
+        except (LookupError, PermissionError) as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        return web.json_response({"ok": True, "message_id": msg["message_id"]})
+
+    async def group_press(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        member = self._member(body)
+        try:
+            qid = await member.press(_int(body.get("message_id"), "message_id"), str(body.get("data")))
+        except LookupError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        return web.json_response({"ok": True, "callback_query_id": qid})
+
+    async def group_topic(self, request: web.Request) -> web.StreamResponse:
+        """create (with ``name``), close or reopen (``thread_id``) a topic, as the staff member."""
+        body = await self._body(request)
+        member = self._member(body)
+        action = body.get("action")
+        try:
+            if action == "create":
+                name = " ".join(str(body.get("name") or "").split())[:128]
+                if not name:
+                    raise web.HTTPBadRequest(text="name is empty")
+                topic = member.create_topic(name)
+                return web.json_response({"ok": True, "thread_id": topic.thread_id})
+            thread = _int(body.get("thread_id"), "thread_id")
+            if action == "close":
+                member.close_topic(thread)
+            elif action == "reopen":
+                member.reopen_topic(thread)
+            else:
+                raise web.HTTPBadRequest(text="action must be create, close or reopen")
+        except (LookupError, PermissionError) as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        return web.json_response({"ok": True})

@@ -1,4 +1,5 @@
-"""State of one emulated bot: users, private chats, messages, files, pending updates."""
+"""State of one emulated bot: its chats (chats.py), files, pending updates and button presses;
+the changes that Telegram tells the bot about push an update."""
 
 from __future__ import annotations
 
@@ -6,276 +7,14 @@ import asyncio
 import copy
 import hashlib
 import itertools
-import secrets
-import struct
-import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-JSON = dict[str, Any]
-
-
-def now_ts() -> int:
-    return int(time.time())
-
-
-def tiny_png(width: int = 2, height: int = 2) -> bytes:
-    """A valid PNG, so a bot that opens user photos with an image library does not choke."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of a PNG or JPEG; a plausible default for anything else."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        w, h = struct.unpack(">II", data[16:24])
-        return int(w), int(h)
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                break
-            marker = data[i + 1]
-            seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
-            if marker in (0xC0, 0xC1, 0xC2):
-                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-                return int(w), int(h)
-            i += 2 + seg_len
-    return 800, 600
-
-
-_EXT = {
-    "photo": "jpg",
-    "video": "mp4",
-    "voice": "oga",
-    "audio": "mp3",
-    "sticker": "webp",
-    "animation": "mp4",
-    "video_note": "mp4",
-}
-_DIR = {
-    "photo": "photos",
-    "document": "documents",
-    "video": "videos",
-    "voice": "voice",
-    "audio": "music",
-    "sticker": "stickers",
-    "animation": "animations",
-    "video_note": "video_notes",
-}
-
-
-@dataclass
-class StoredFile:
-    file_id: str
-    file_unique_id: str
-    data: bytes
-    kind: str
-    file_path: str
-    file_name: str | None = None
-    mime_type: str | None = None
-    width: int = 0
-    height: int = 0
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    def as_file(self) -> JSON:
-        """The Bot API ``File`` object (what getFile returns)."""
-        return {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": self.size,
-            "file_path": self.file_path,
-        }
-
-
-class FileStore:
-    """Files of one bot.  file_ids are opaque and unguessable, as in Telegram."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[str, StoredFile] = {}
-        self.by_path: dict[str, StoredFile] = {}
-        self._seq = itertools.count(1)
-
-    def add(
-        self,
-        data: bytes,
-        kind: str,
-        *,
-        file_name: str | None = None,
-        mime_type: str | None = None,
-        unique_of: StoredFile | None = None,
-    ) -> StoredFile:
-        n = next(self._seq)
-        ext = _EXT.get(kind)
-        if ext is None:
-            ext = file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "bin"
-        w, h = image_size(data) if kind == "photo" else (0, 0)
-        f = StoredFile(
-            file_id=f"{kind[:2].upper()}{n}_{secrets.token_urlsafe(24)}",
-            # Thumbnails of one photo share bytes, but each size has its own unique id.
-            file_unique_id=unique_of.file_unique_id + f"s{n}" if unique_of else f"U{n}{secrets.token_hex(6)}",
-            data=data,
-            kind=kind,
-            file_path=f"{_DIR.get(kind, 'documents')}/file_{n}.{ext}",
-            file_name=file_name,
-            mime_type=mime_type,
-            width=w,
-            height=h,
-        )
-        self.by_id[f.file_id] = f
-        self.by_path[f.file_path] = f
-        return f
-
-    def get(self, file_id: str) -> StoredFile | None:
-        return self.by_id.get(file_id)
-
-
-def media_object(store: FileStore, f: StoredFile, kind: str) -> Any:
-    """The JSON a Message carries for a file of ``kind`` (PhotoSize list for photos)."""
-    base = {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": f.size}
-    if kind == "photo":
-        w, h = f.width or 800, f.height or 600
-        scale = min(1.0, 90 / max(w, h))
-        thumb = store.add(f.data, "photo", unique_of=f)
-        small = {
-            "file_id": thumb.file_id,
-            "file_unique_id": thumb.file_unique_id,
-            "file_size": thumb.size,
-            "width": max(1, int(w * scale)),
-            "height": max(1, int(h * scale)),
-        }
-        return [small, {**base, "width": w, "height": h}]
-    if kind == "document":
-        return {**base, "file_name": f.file_name or "file.bin", "mime_type": f.mime_type or "application/octet-stream"}
-    if kind in ("video", "animation"):
-        return {**base, "width": 640, "height": 360, "duration": 3, "mime_type": f.mime_type or "video/mp4"}
-    if kind == "video_note":
-        return {**base, "length": 240, "duration": 3}
-    if kind == "voice":
-        return {**base, "duration": 2, "mime_type": f.mime_type or "audio/ogg"}
-    if kind == "audio":
-        return {**base, "duration": 5, "mime_type": f.mime_type or "audio/mpeg", "file_name": f.file_name}
-    if kind == "sticker":
-        return {**base, "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False}
-    return base
-
-
-MEDIA_KINDS = ("photo", "document", "video", "animation", "voice", "audio", "sticker", "video_note")
-
-
-@dataclass
-class SentMessage:
-    """A message the bot sent, as the user sees it now (edits update it in place)."""
-
-    message_id: int
-    chat_id: int
-    kind: str  # text, photo, document, video, voice, audio, sticker, animation, contact, ...
-    date: int
-    text: str | None = None
-    caption: str | None = None
-    parse_mode: str | None = None
-    entities: list[JSON] = field(default_factory=list)
-    reply_markup: JSON | None = None  # as sent: inline, reply keyboard, remove/force reply
-    media_group_id: str | None = None
-    file_id: str | None = None
-    file_name: str | None = None
-    reply_to_message_id: int | None = None
-    edit_date: int | None = None
-    deleted: bool = False
-    history: list[JSON] = field(default_factory=list)  # earlier versions, oldest first
-    raw: JSON = field(default_factory=dict)  # the Message object as the Bot API returned it
-    method: str = "sendMessage"
-
-    @property
-    def content(self) -> str | None:
-        """Text, or caption of a media message."""
-        return self.text if self.text is not None else self.caption
-
-    @property
-    def buttons(self) -> list[JSON]:
-        """Inline keyboard buttons, row by row flattened."""
-        if not self.reply_markup or "inline_keyboard" not in self.reply_markup:
-            return []
-        return [b for row in self.reply_markup["inline_keyboard"] for b in row]
-
-    @property
-    def keyboard_buttons(self) -> list[JSON]:
-        """Reply keyboard buttons (strings normalised to ``{"text": ...}``)."""
-        if not self.reply_markup or "keyboard" not in self.reply_markup:
-            return []
-        return [b if isinstance(b, dict) else {"text": b} for row in self.reply_markup["keyboard"] for b in row]
-
-    def button(self, text: str) -> JSON:
-        for b in self.buttons:
-            if b.get("text") == text:
-                return b
-        raise LookupError(f"no inline button {text!r} in message {self.message_id}: {self.buttons}")
-
-
-@dataclass
-class UserProfile:
-    id: int
-    first_name: str
-    last_name: str | None = None
-    username: str | None = None
-    language_code: str | None = None
-    is_premium: bool = False
-
-    def as_user(self) -> JSON:
-        d: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        for key in ("last_name", "username", "language_code"):
-            if (v := getattr(self, key)) is not None:
-                d[key] = v
-        if self.is_premium:
-            d["is_premium"] = True
-        return d
-
-    def as_chat(self) -> JSON:
-        d: JSON = {"id": self.id, "type": "private", "first_name": self.first_name}
-        if self.last_name:
-            d["last_name"] = self.last_name
-        if self.username:
-            d["username"] = self.username
-        return d
-
-
-@dataclass
-class Chat:
-    """A private chat between the bot and one user."""
-
-    user: UserProfile
-    next_message_id: int = 1
-    messages: dict[int, JSON] = field(default_factory=dict)  # every live message, both sides
-    from_bot: set[int] = field(default_factory=set)
-    sent: list[SentMessage] = field(default_factory=list)
-    sent_by_id: dict[int, SentMessage] = field(default_factory=dict)
-    read_cursor: int = 0
-    answers: list[JSON] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-    reply_keyboard: JSON | None = None  # what the user's keyboard currently shows
-    blocked: bool = False
-    deactivated: bool = False
-    started: bool = False  # the user has written to the bot at least once
-
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    def new_message_id(self) -> int:
-        # Private chats: one sequence for both sides, like Telegram.
-        mid = self.next_message_id
-        self.next_message_id += 1
-        return mid
+from bot.sandbox.chats import Chat, GroupChat, Member, PrivateChat, Topic, UserProfile, strip_reply
+from bot.sandbox.files import FileStore
+from bot.sandbox.ids import clock_start
+from bot.sandbox.protocol import JSON, now_ts
 
 
 @dataclass
@@ -286,6 +25,7 @@ class Callback:
     data: str | None
     created: float
     answered: bool = False
+    user_id: int | None = None  # who pressed
 
 
 @dataclass
@@ -310,22 +50,23 @@ class BotWorld:
             "is_bot": True,
             "first_name": first_name,
             "username": username or f"sandbox_{self.bot_id}_bot",
-            "can_join_groups": False,
+            "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
         }
         self.chats: dict[int, Chat] = {}
         self.files = FileStore()
         self.updates: list[JSON] = []
-        self.next_update_id = 1
+        self.next_update_id = clock_start()  # never repeats across restarts (ids.py)
         self.callbacks: dict[str, Callback] = {}
         self.webhook: Webhook | None = None
         self.allowed_updates: list[str] | None = None
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.description: dict[str, str] = {}
+        self.topic_icon_stickers: list[JSON] = []  # getForumTopicIconStickers, made on first use
         self._waiters: list[asyncio.Future[None]] = []
         self.version = 0  # bumped on every change; the sandbox page long-polls on it
-        self._media_group_seq = itertools.count(10_000_000_000_000)
+        self._media_group_seq = itertools.count(clock_start())
 
     # -- change notification -------------------------------------------------------------
     def notify(self) -> None:
@@ -361,14 +102,57 @@ class BotWorld:
         return result
 
     # -- users and chats -------------------------------------------------------------------
-    def chat_for(self, profile: UserProfile) -> Chat:
+    def chat_for(self, profile: UserProfile) -> PrivateChat:
+        """The private chat with this user (created on first use; the profile replaced otherwise)."""
         chat = self.chats.get(profile.id)
         if chat is None:
-            chat = Chat(user=profile)
+            chat = PrivateChat(user=profile)
             self.chats[profile.id] = chat
-        else:
+        elif isinstance(chat, PrivateChat):
             chat.user = profile
+        else:
+            raise LookupError(f"chat {profile.id} is not a private chat")
         return chat
+
+    def private_chat(self, user_id: int) -> PrivateChat:
+        chat = self.chats.get(user_id)
+        if not isinstance(chat, PrivateChat):
+            raise LookupError(f"unknown user {user_id}")
+        return chat
+
+    def group_chat(self, chat_id: int) -> GroupChat:
+        chat = self.chats.get(chat_id)
+        if not isinstance(chat, GroupChat):
+            raise LookupError(f"no supergroup {chat_id}")
+        return chat
+
+    def new_group(self, chat_id: int, title: str, *, is_forum: bool, owner: UserProfile) -> GroupChat:
+        if chat_id in self.chats:
+            raise LookupError(f"chat {chat_id} exists already")
+        group = GroupChat(chat_id=chat_id, title=title, is_forum=is_forum)
+        group.members[owner.id] = Member(owner.as_user(), "creator")
+        self.chats[chat_id] = group
+        self.notify()
+        return group
+
+    def set_blocked(self, user_id: int, blocked: bool) -> None:
+        """The user blocks (or unblocks) the bot; Telegram tells the bot with a my_chat_member update."""
+        chat = self.private_chat(user_id)
+        if chat.blocked == blocked:
+            return
+        chat.blocked = blocked
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+        bot_member = {"user": self.bot_user}
+        self.push_update(
+            "my_chat_member",
+            {
+                "chat": chat.user.as_chat(),
+                "from": chat.user.as_user(),
+                "date": now_ts(),
+                "old_chat_member": {**bot_member, "status": old, **({"until_date": 0} if old == "kicked" else {})},
+                "new_chat_member": {**bot_member, "status": new, **({"until_date": 0} if new == "kicked" else {})},
+            },
+        )
 
     def new_media_group_id(self) -> str:
         return str(next(self._media_group_seq))
@@ -391,23 +175,116 @@ class BotWorld:
             return not any(k in update for k in ("chat_member", "message_reaction", "message_reaction_count"))
         return any(k in update for k in allowed)
 
-    # -- messages from the user side ------------------------------------------------------------
-    def user_message(self, chat: Chat, content: JSON, *, reply_to: int | None = None) -> JSON:
-        chat.started = True
+    def set_bot_member(self, group: GroupChat, status: str, rights: dict[str, bool], *, by: JSON) -> None:
+        """``by`` adds, promotes, demotes or removes the bot; it learns so from a my_chat_member update."""
+        old = group.members.get(self.bot_id) or Member(self.bot_user, "left")
+        new = Member(self.bot_user, status, dict(rights) if status == "administrator" else {})
+        if new == old:
+            return
+        group.members[self.bot_id] = new
+        self.push_update(
+            "my_chat_member",
+            {
+                "chat": group.as_chat(),
+                "from": by,
+                "date": now_ts(),
+                "old_chat_member": old.as_chat_member(),
+                "new_chat_member": new.as_chat_member(),
+            },
+        )
+
+    # -- messages ------------------------------------------------------------------------------
+    def bot_sees(self, group: GroupChat, msg: JSON) -> bool:
+        """Whether the bot gets an update for a person's message in ``group``: all of them as an
+        administrator (or with privacy mode off); else only commands, replies to its own messages
+        and service messages, as Telegram's privacy mode decides."""
+        me = group.members.get(self.bot_id)
+        if me is None or not me.present:
+            return False
+        if me.is_admin or self.bot_user.get("can_read_all_group_messages") or is_service(msg):
+            return True
+        replied = msg.get("reply_to_message") or {}
+        if replied.get("from", {}).get("id") == self.bot_id and not is_service(replied):
+            return True
+        return str(msg.get("text", "")).startswith("/")
+
+    def post(
+        self, chat: Chat, sender: JSON, content: JSON, *, thread_id: int | None = None, reply_to: int | None = None
+    ) -> JSON:
+        """A new message in ``chat`` from a person or from the bot (in forum topic ``thread_id``,
+        replying to ``reply_to``). The bot gets an update for a person's message it may see, and
+        for the service messages its own calls post, as Telegram's Bot API server gives them."""
+        from_bot = sender.get("id") == self.bot_id
         mid = chat.new_message_id()
-        msg: JSON = {
-            "message_id": mid,
-            "from": chat.user.as_user(),
-            "chat": chat.user.as_chat(),
-            "date": now_ts(),
-            **content,
-        }
-        if reply_to is not None and reply_to in chat.messages:
+        msg: JSON = {"message_id": mid, "from": sender, "chat": chat.as_chat(), "date": now_ts()}
+        if isinstance(chat, GroupChat):
+            msg.update(chat.thread_fields(thread_id, reply_to))
+        elif reply_to is not None and reply_to in chat.messages:
             msg["reply_to_message"] = strip_reply(chat.messages[reply_to])
+        msg.update(content)
         chat.messages[mid] = msg
+        if from_bot:
+            chat.from_bot.add(mid)
+        elif isinstance(chat, PrivateChat):
+            chat.started = True
+        if isinstance(chat, GroupChat):
+            tell = (is_service(msg) or not from_bot) and self.bot_sees(chat, msg)
+        else:
+            tell = not from_bot
+        if tell:
+            self.push_update("message", msg)
+        self.notify()
         return msg
 
+    def open_topic(self, group: GroupChat, creator: JSON, name: str, icon_color: int, icon: str | None) -> Topic:
+        """A new topic: its creation service message gives its id; the bot gets that message."""
+        created: JSON = {"name": name, "icon_color": icon_color}
+        if icon:
+            created["icon_custom_emoji_id"] = icon
+        thread_id = group.next_message_id  # the creation message is the topic's first message
+        topic = Topic(thread_id, name, icon_color, creator["id"], icon_custom_emoji_id=icon)
+        group.topics[thread_id] = topic
+        self.post(group, creator, {"forum_topic_created": created}, thread_id=thread_id)
+        return topic
 
-def strip_reply(msg: JSON) -> JSON:
-    """A message as embedded in ``reply_to_message`` (Telegram does not nest further)."""
-    return {k: v for k, v in msg.items() if k != "reply_to_message"}
+    def edit_topic(self, group: GroupChat, topic: Topic, by: JSON, *, name: str | None, icon: str | None) -> None:
+        """Rename the topic and/or change its icon (``icon=""`` removes it): forum_topic_edited."""
+        edited: JSON = {}
+        if name is not None:
+            topic.name = edited["name"] = name
+        if icon is not None:
+            edited["icon_custom_emoji_id"] = icon
+            topic.icon_custom_emoji_id = icon or None
+        self.post(group, by, {"forum_topic_edited": edited}, thread_id=topic.thread_id)
+
+    def set_topic_closed(self, group: GroupChat, topic: Topic, by: JSON, closed: bool) -> None:
+        topic.closed = closed
+        kind = "forum_topic_closed" if closed else "forum_topic_reopened"
+        self.post(group, by, {kind: {}}, thread_id=topic.thread_id)
+
+    def delete_topic(self, group: GroupChat, topic: Topic) -> None:
+        """The topic and every message in it go; Telegram sends no update for that."""
+        del group.topics[topic.thread_id]
+        for mid in [mid for mid, m in group.messages.items() if group.thread_of(m) == topic.thread_id]:
+            del group.messages[mid]
+            if mid in group.sent_by_id:
+                group.sent_by_id[mid].deleted = True
+        self.notify()
+
+    def tell_edit(self, chat: Chat, msg: JSON) -> None:
+        """A person edited ``msg``: an edited_message update, when the bot sees that chat's messages."""
+        if isinstance(chat, PrivateChat) or (isinstance(chat, GroupChat) and self.bot_sees(chat, msg)):
+            self.push_update("edited_message", dict(msg))
+        self.notify()
+
+    # -- messages from the user side ------------------------------------------------------------
+    def user_message(self, chat: PrivateChat, content: JSON, *, reply_to: int | None = None) -> JSON:
+        """The user writes in the private chat; the bot gets it as an update."""
+        return self.post(chat, chat.user.as_user(), content, reply_to=reply_to)
+
+
+SERVICE_KINDS = ("forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened")
+
+
+def is_service(msg: JSON) -> bool:
+    return any(k in msg for k in SERVICE_KINDS)

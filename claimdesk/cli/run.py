@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 from shared import migrate
-from shared.runtime import Database, open_database
+from shared.runtime import Database, StartupError, open_database
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("claimdesk")
@@ -58,8 +59,26 @@ async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, 
     log.info("stopped")
 
 
+def check_sandbox_port(settings: Settings) -> None:
+    """Without BOT_TOKEN the bot part serves the sandbox on SANDBOX_PORT (the bot part says so too,
+    if the port is taken later): checked before any part starts, so the person sees that one line,
+    not the other parts starting and stopping."""
+    if not settings.bot_api.sandbox:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+        try:
+            probe.bind(("127.0.0.1", settings.sandbox_port))
+        except OSError as exc:
+            raise StartupError(
+                f"SANDBOX_PORT: cannot listen on 127.0.0.1:{settings.sandbox_port} for the Telegram sandbox: "
+                f"{exc.strerror or exc}"
+            ) from None
+
+
 async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
+    check_sandbox_port(settings)
     async with open_database(settings) as db:
         if not args.no_migrate:
             await migrate.upgrade(db.url)

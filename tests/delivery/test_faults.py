@@ -168,7 +168,7 @@ async def test_long_text_is_split_in_order(db, flood_emu: BotApiEmulator, databa
 
 
 async def test_staff_files_go_as_document_and_photo(db, emu: BotApiEmulator, database_url: str, tmp_path: Path) -> None:
-    from bot.sandbox.world import tiny_png
+    from bot.sandbox.files import tiny_png
 
     (tmp_path / "act.pdf").write_bytes(b"%PDF-1.4 act of inspection")
     (tmp_path / "box.png").write_bytes(tiny_png(8, 8))

@@ -186,6 +186,6 @@ async def test_many_users_in_parallel(emu: BotApiEmulator, bot: Bot) -> None:
 
 
 def _png_header(width: int, height: int) -> bytes:
-    from bot.sandbox.world import tiny_png
+    from bot.sandbox.files import tiny_png
 
     return tiny_png(width, height)

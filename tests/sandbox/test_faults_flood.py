@@ -92,13 +92,13 @@ async def test_flood_burst_to_one_chat_gets_429(bot: Bot, emu: BotApiEmulator) -
     emu.flood.limits = FloodLimits(global_limit=30, chat_limit=1, window=1.0)
     emu.flood.enabled = True
     emu.flood.reset()
-    await bot.send_message(20, "1")
+    first = await bot.send_message(20, "1")
     with pytest.raises(TelegramRetryAfter) as err:
         await bot.send_message(20, "2")
     assert err.value.retry_after >= 1
     # An edit counts toward the per-chat limit too.
     with pytest.raises(TelegramRetryAfter):
-        await bot.edit_message_text(chat_id=20, message_id=1, text="edited")
+        await bot.edit_message_text(chat_id=20, message_id=first.message_id, text="edited")
     assert emu.stats["flood_429"] == 2 and emu.stats["responses_429"] == 2
 
 

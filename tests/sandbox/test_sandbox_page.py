@@ -78,9 +78,77 @@ async def test_control_api_drives_a_conversation(emu: BotApiEmulator, bot: Bot) 
 
 
 async def test_serve_sandbox_entry_point() -> None:
-    emu = await serve_sandbox("127.0.0.1", 0, "42:SANDBOX")
+    emu = await serve_sandbox("127.0.0.1", 0, "42:SANDBOX", staff_group=-100500)
     try:
-        async with aiohttp.ClientSession() as http, http.get(f"{emu.base_url}/bot42:SANDBOX/getMe") as r:
-            assert (await r.json())["result"]["id"] == 42
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{emu.base_url}/bot42:SANDBOX/getMe") as r:
+                assert (await r.json())["result"]["id"] == 42
+            # STAFF_CHAT_ID's group is there: a forum where the bot manages topics.
+            params = {"chat_id": "-100500", "user_id": "42"}
+            async with http.get(f"{emu.base_url}/bot42:SANDBOX/getChatMember", params=params) as r:
+                member = (await r.json())["result"]
     finally:
         await emu.stop()
+    assert member["status"] == "administrator" and member["can_manage_topics"] is True
+    assert emu.group(-100500).chat.is_forum
+
+
+async def test_control_api_drives_the_staff_group(emu: BotApiEmulator, bot: Bot) -> None:
+    base = f"{emu.base_url}/sandbox/api"
+    gid = -1001000000001
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/groups", json={"chat_id": gid, "title": "Staff"}) as r:
+            assert r.status == 403  # the CSRF guard covers the group API too
+        async with http.post(f"{base}/groups", json={"chat_id": gid, "title": "Staff"}, headers=H) as r:
+            assert r.status == 200
+        async with http.post(f"{base}/groups", json={"chat_id": gid}, headers=H) as r:
+            assert r.status == 400  # it exists already
+        topic = await bot.create_forum_topic(gid, "<b>2026-000001</b>")  # the page's group is a real forum
+        kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="take")]])
+        card = await bot.send_message(gid, "card", message_thread_id=topic.message_thread_id, reply_markup=kb)
+        member = {"chat_id": gid, "user_id": 501}
+        async with http.post(f"{base}/group/send", json={**member, "text": "hi"}, headers=H) as r:
+            assert r.status == 400 and "join it first" in await r.text()
+        async with http.post(
+            f"{base}/group/member", json={**member, "first_name": "<img src=x onerror=alert(1)>"}, headers=H
+        ) as r:
+            assert r.status == 200
+        sent = {**member, "thread_id": topic.message_thread_id, "text": "<script>alert(1)</script>"}
+        async with http.post(f"{base}/group/send", json=sent, headers=H) as r:
+            assert r.status == 200
+        async with http.post(
+            f"{base}/group/press", json={**member, "message_id": card.message_id, "data": "take"}, headers=H
+        ) as r:
+            assert r.status == 200
+        close = {**member, "action": "close", "thread_id": topic.message_thread_id}
+        async with http.post(f"{base}/group/topic", json=close, headers=H) as r:
+            assert r.status == 400 and "may not manage topics" in await r.text()  # a plain member
+        async with http.post(
+            f"{base}/group/member", json={**member, "first_name": "Anna", "admin": True}, headers=H
+        ) as r:
+            assert r.status == 200
+        async with http.post(f"{base}/group/topic", json=close, headers=H) as r:
+            assert r.status == 200
+        async with http.get(f"{base}/group", params={"chat_id": str(gid)}) as r:
+            group = await r.json()
+        async with http.get(f"{base}/state") as r:
+            state = await r.json()
+    assert state["groups"] == [{"id": gid, "type": "supergroup", "title": "Staff", "is_forum": True, "topics": 1}]
+    assert group["bot"] == {
+        "status": "administrator",
+        "rights": {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True},
+    }
+    assert group["topics"] == [
+        {"id": topic.message_thread_id, "name": "<b>2026-000001</b>", "closed": True, "color": "#6fb9f0", "icon": None}
+    ]
+    views = [(m["from"], m.get("service"), m["text"], m["thread"]) for m in group["messages"]]
+    tid = topic.message_thread_id
+    assert views == [
+        ("bot", "created the topic «<b>2026-000001</b>»", "", tid),
+        ("bot", None, "card", tid),
+        ("user", None, "<script>alert(1)</script>", tid),
+        ("user", "closed the topic", "", tid),
+    ]
+    assert group["messages"][2]["sender"] == {"id": 501, "name": "<img src=x onerror=alert(1)>"}
+    updates = await bot.get_updates()
+    assert [u.callback_query.data for u in updates if u.callback_query] == ["take"]
