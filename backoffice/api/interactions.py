@@ -14,6 +14,7 @@ from backoffice.files import stream_attachment
 from shared.claims.desk import add_staff_interaction
 from shared.claims.queries import claim_interactions
 from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel, Role
+from shared.text_limits import LONG_TEXT
 
 
 class AttachmentOut(Out):
@@ -53,7 +54,7 @@ class InteractionQuery(Query):
 
 class InteractionIn(Body):
     channel: InteractionChannel = Field(description="telegram queues a reply to the customer")
-    text: Text = Field(min_length=1, max_length=20_000)
+    text: Text = Field(min_length=1, max_length=LONG_TEXT)
     direction: Direction | None = Field(default=None, description="phone/email/meeting: inbound or outbound")
     counterpart_name: Text | None = Field(default=None, max_length=200)
     counterpart_role: Text | None = Field(default=None, max_length=100)

@@ -36,8 +36,8 @@ from shared.enums import Channel, Priority, Remedy
 from shared.errors import Conflict, InvalidValue, NotFound, StaleVersion, TransitionRefused
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
+from shared.text_limits import LONG_TEXT, SUBJECT
 
-MAX_TEXT = 20_000
 SUBJECT_LENGTH = 120
 
 ASSIGNMENT_FIELDS = ("reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id")
@@ -119,7 +119,7 @@ def _check_version(claim: Claim, expected_version: int | None) -> None:
         raise StaleVersion("claim", expected_version, claim.version)
 
 
-def _text(field: str, value: str | None, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+def _text(field: str, value: str | None, *, required: bool = False, limit: int = LONG_TEXT) -> str | None:
     if value is None or not value.strip():
         if required:
             raise InvalidValue(field, "must not be empty")
@@ -187,7 +187,7 @@ async def register_claim(
     # Everything is checked before a number is taken: a refused registration must not use one up.
     fields = {
         "channel": _choice("channel", claim_in.channel, Channel),
-        "subject": _text("subject", claim_in.subject, limit=300) or subject_from(description),
+        "subject": _text("subject", claim_in.subject, limit=SUBJECT) or subject_from(description),
         "description": description,
         "remedy": _choice("remedy", claim_in.remedy, Remedy) if claim_in.remedy else None,
         "remedy_text": _text("remedy_text", claim_in.remedy_text),
@@ -258,7 +258,7 @@ async def update_claim(
         elif field == "remedy":
             clean[field] = _choice(field, value, Remedy) if value else None
         elif field == "subject":
-            clean[field] = _text(field, value, required=True, limit=300)
+            clean[field] = _text(field, value, required=True, limit=SUBJECT)
         elif field == "description":
             clean[field] = _text(field, value, required=True)
         elif field == "currency":
@@ -398,7 +398,7 @@ async def record_satisfaction(
     """The customer's rating of how the claim was handled: once, after the claim is closed."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidValue("score", "must be a whole number from 1 to 5")
-    clean_comment = _text("comment", comment, limit=4096)
+    clean_comment = _text("comment", comment)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.status != ClaimStatus.CLOSED:
         raise Conflict("only a closed claim can be rated", field="status")
@@ -422,7 +422,7 @@ async def record_satisfaction(
 
 async def add_satisfaction_comment(session: AsyncSession, *, claim_id: int, actor: Actor, comment: str) -> Claim:
     """The comment that may follow a rating: once, and only after the score."""
-    clean_comment = _text("comment", comment, required=True, limit=4096)
+    clean_comment = _text("comment", comment, required=True)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.satisfaction_score is None:
         raise Conflict("rate the claim before commenting", field="score")

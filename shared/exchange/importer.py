@@ -45,20 +45,20 @@ from shared.exchange.columns import COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 from shared.exchange.csvfile import FileRejected, RowError, decode, detect_delimiter, records
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
+from shared.text_limits import LONG_TEXT, SUBJECT
 
 Progress = Callable[[str, int, int], None]  # (phase: "check" | "write", done, total)
 
-MAX_TEXT = 20_000
 LIMITS = {
     "customer_name": 255,
-    "subject": 300,
+    "subject": SUBJECT,
     "reason": 200,
     "culprit_department": 200,
     "culprit_employee": 200,
     "number": 32,
-    "requirement": MAX_TEXT,
-    "description": MAX_TEXT,
-    "resolution": MAX_TEXT,
+    "requirement": LONG_TEXT,
+    "description": LONG_TEXT,
+    "resolution": LONG_TEXT,
     "responsible": 200,
 }
 CHUNK = 10_000  # rows per COPY batch (and per progress step)

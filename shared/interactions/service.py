@@ -22,8 +22,10 @@ from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionCh
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Attachment, Interaction
 from shared.outbox.service import enqueue
+from shared.text_limits import LONG_TEXT
 
-MAX_TEXT = 20_000
+# Kept under this name for the callers that import it (the bot's plain-text path).
+MAX_TEXT = LONG_TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +77,8 @@ async def log_interaction(
     """
     direction = Direction(direction)
     channel = InteractionChannel(channel)
-    if len(text) > MAX_TEXT:
-        raise InvalidValue("text", f"longer than {MAX_TEXT} characters")
+    if len(text) > LONG_TEXT:
+        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
     if not text.strip() and not attachments:
         raise InvalidValue("text", "must not be empty")
     claim: Claim | None = None

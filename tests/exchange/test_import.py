@@ -20,7 +20,8 @@ from shared.customers.models import Customer
 from shared.exchange import ImportRejected, import_claims
 from shared.exchange.columns import COLUMNS
 from shared.reports.structure import StructureParams, structure_report
-from tests.exchange.cfpb import CFPB_SAMPLE, cfpb_as_claims_csv
+from shared.text_limits import LONG_TEXT
+from tests.exchange.cfpb import CFPB_SAMPLE, cfpb_as_claims_csv, cfpb_narratives
 from tests.factories import make_customer, make_staff
 from tests.reports.conftest import MOSCOW
 
@@ -249,3 +250,22 @@ async def test_the_real_cfpb_sample_imports(db) -> None:
         assert report.by_reason[0].reason.startswith("Credit reporting") and report.by_reason[0].count == 3503
         narrated = await session.scalar(select(func.count()).select_from(Claim).where(Claim.description.contains("\n")))
         assert narrated > 100  # multi-line narratives survived the quoting
+        # Every narrative whole, the longest (21,928 characters) included: nothing shortened.
+        stored = dict((await session.execute(select(Claim.number, Claim.description))).all())
+    narratives = cfpb_narratives()
+    longest = max(narratives, key=lambda ident: len(narratives[ident]))
+    assert len(narratives[longest]) == 21_928
+    assert stored[f"CFPB-{longest}"] == narratives[longest]
+    assert all(stored[f"CFPB-{ident}"] == text for ident, text in narratives.items() if text)
+
+
+async def test_a_text_over_the_limit_is_refused_with_its_line(db) -> None:
+    data = make_csv([row(), row(description="д" * (LONG_TEXT + 1)), row(resolution="x" * LONG_TEXT)])
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+    # The row over the limit is named; a text of exactly the limit (line 4) is fine.
+    assert [(e.line, e.column, e.code, e.params) for e in caught.value.errors] == [
+        (3, "description", "too_long", {"limit": LONG_TEXT})
+    ]
+    assert LONG_TEXT >= 100_000
