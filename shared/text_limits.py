@@ -13,4 +13,3 @@ from __future__ import annotations
 LONG_TEXT = 100_000
 # A claim's subject (its column is varchar(300)).
 SUBJECT = 300
-
