@@ -3,7 +3,6 @@ customer received and what is stored on the interaction (and the outbox row)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy import select
@@ -207,7 +206,7 @@ async def test_a_long_decision_goes_in_parts_in_order_from_one_outbox_row(
     paragraphs = [f"Пункт {i}: проверили <партию> № {i} & акт —" + " всё в порядке" * 100 for i in range(20)]
     resolution = "\n\n".join(paragraphs)  # ~29,000 characters, with characters HTML must escape
     async with running_worker(db, flood_emu, database_url):
-        (taken,) = await user.wait_for_messages(1, timeout=5)
+        await user.wait_for_messages(1, timeout=5)  # "taken into work"
         async with db() as session, session.begin():
             await transition(
                 session, claim_id=claim.id, to="resolved", actor=staff, result="rejected", resolution=resolution
