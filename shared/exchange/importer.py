@@ -5,7 +5,7 @@ caller's transaction with COPY, so 100,000 rows take seconds, not minutes.
 Rules (issue 6): the header names the columns (any order; see `columns.py`); timestamps are ISO
 8601, one without an offset is in TIMEZONE; `status` new/in_progress/resolved/closed, where
 resolved and closed need `result` and `resolved_at` and the others have neither; unknown
-departments, employees (within their department) and reasons are created; customers are matched by
+departments, employees (matched by name alone: one person, one employee) and reasons are created; customers are matched by
 Telegram id, else by phone (within the file too), else created; `responsible` must name an existing
 staff user (login or full name): staff accounts are never created from a file. Each claim gets one
 `imported` audit event. Claim numbers given in the file keep the year's counter ahead; rows without
@@ -421,33 +421,41 @@ async def _ensure_names(session: AsyncSession, model: type, names: set[str]) -> 
 
 
 async def _ensure_employees(
-    session: AsyncSession, keys: set[tuple[str, int | None]]
+    session: AsyncSession, named: list[tuple[str, int | None]]
 ) -> tuple[dict[tuple[str, int | None], int], int]:
-    """Employees by (name, department); with no department in the row, any employee of that name."""
-    if not keys:
+    """Employees matched by name: one person is one employee, whatever department a row names
+    with them. Of several existing employees with that name, the one in the row's department is
+    taken, else the first; a name not known yet is created once, in the first department the file
+    names with it. `named` is (employee, department id) of each row, in file order."""
+    if not named:
         return {}, 0
-    names = {name for name, _ in keys}
-    found = (
+    names = {name for name, _ in named}
+    known: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for ident, name, department_id in (
         await session.execute(
             select(Employee.id, Employee.name, Employee.department_id)
             .where(Employee.name.in_(names))
             .order_by(Employee.id)
         )
-    ).all()
-    out: dict[tuple[str, int | None], int] = {}
-    for ident, name, department_id in found:
-        out.setdefault((name, department_id), ident)
-        if (name, None) in keys:
-            out.setdefault((name, None), ident)
-    missing = sorted((k for k in keys if k not in out), key=lambda k: (k[0], k[1] or 0))
+    ).all():
+        known[name].append((ident, department_id))
+    first_department: dict[str, int | None] = {}
+    for name, department_id in named:
+        if name not in known and first_department.get(name) is None:
+            first_department[name] = department_id
+    missing = list(first_department)  # created in the order the file names them
     if missing:
         created = await session.execute(
             Employee.__table__.insert()
-            .values([{"name": name, "department_id": dept} for name, dept in missing])
+            .values([{"name": name, "department_id": first_department[name]} for name in missing])
             .returning(Employee.id, Employee.name, Employee.department_id)
         )
         for ident, name, department_id in created.all():
-            out[(name, department_id)] = ident
+            known[name].append((ident, department_id))
+    out: dict[tuple[str, int | None], int] = {}
+    for name, department_id in named:
+        candidates = known[name]
+        out[(name, department_id)] = next((i for i, d in candidates if d == department_id), candidates[0][0])
     return out, len(missing)
 
 
@@ -486,7 +494,7 @@ async def import_claims(
     )
     reasons, summary.reasons = await _ensure_names(session, Reason, {r.reason for r in rows if r.reason})
     employees, summary.employees = await _ensure_employees(
-        session, {(r.employee, departments.get(r.department)) for r in rows if r.employee}
+        session, [(r.employee, departments.get(r.department) if r.department else None) for r in rows if r.employee]
     )
 
     # The raw asyncpg connection of this session, inside its transaction, for COPY.

@@ -185,7 +185,7 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
     async with db() as session:
         summary = await import_claims(session, data=data, actor=Actor.staff(staff.id), tz=MOSCOW)
         await session.commit()
-    assert summary.as_dict() == {"claims": 5, "customers": 2, "departments": 0, "employees": 2, "reasons": 1}
+    assert summary.as_dict() == {"claims": 5, "customers": 2, "departments": 0, "employees": 1, "reasons": 1}
     assert summary.encoding == encoding and summary.delimiter == delimiter
     async with db() as session:
         claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
@@ -199,8 +199,10 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
         assert (second.remedy, second.remedy_text) == ("other", "Верните деньги и извинитесь")
         assert third.customer_id == second.customer_id != first.customer_id
         assert fourth.customer_id == fifth.customer_id and fourth.channel == "import"
-        # "Петров" with Доставка and "Петров" with no department are two employee entries.
-        assert first.culprit_employee_id != third.culprit_employee_id
+        # "Петров" with Доставка and "Петров" with no department are one person: one employee, in Доставка.
+        assert first.culprit_employee_id == third.culprit_employee_id
+        petrov = await session.get_one(Employee, first.culprit_employee_id)
+        assert petrov.department_id == delivery.id
         assert [c.number for c in claims] == ["2026-000001", "2026-000002", "2026-000003", "2026-000004", "2026-000005"]
         assert first.due_at is not None and first.version == 1
         events = (await session.scalars(select(ClaimEvent).order_by(ClaimEvent.id))).all()
@@ -208,12 +210,53 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
             (c.id, "imported", "staff", staff.id) for c in claims
         ]
         assert events[0].after == {"number": "2026-000001", "status": "new", "line": 2}
-        assert await count(session, Employee) == 2
+        assert await count(session, Employee) == 1
         # the search vector is computed for imported claims too
         hit = await session.scalar(
             select(Claim.id).where(Claim.search_vector.op("@@")(func.plainto_tsquery("russian", "курьер")))
         )
         assert hit == first.id
+
+
+async def test_one_person_is_one_employee_whatever_the_department(db) -> None:
+    """Employees are matched by name: a person named with several departments is created once (in
+    the first department named), an existing one is reused; the structure report lists each
+    employee once, with their id and department."""
+    async with db() as session:
+        sales = Department(name="Продажи")
+        session.add(sales)
+        await session.flush()
+        session.add(Employee(name="Сидорова", department_id=sales.id))
+        await session.commit()
+    data = make_csv(
+        [
+            row(culprit_employee="Петров"),
+            row(culprit_employee="Петров", culprit_department="Доставка"),
+            row(culprit_employee="Петров", culprit_department="Склад"),
+            row(culprit_employee="Сидорова", culprit_department="Склад"),
+            row(culprit_employee="Сидорова"),
+        ]
+    )
+    async with db() as session:
+        summary = await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+        await session.commit()
+    assert (summary.employees, summary.departments) == (1, 2)
+    async with db() as session:
+        employees = {e.name: e for e in (await session.scalars(select(Employee))).all()}
+        assert set(employees) == {"Петров", "Сидорова"}
+        departments = dict((await session.execute(select(Department.name, Department.id))).all())
+        assert employees["Петров"].department_id == departments["Доставка"]
+        claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
+        assert [c.culprit_employee_id for c in claims] == [employees["Петров"].id] * 3 + [employees["Сидорова"].id] * 2
+        # The claim keeps the department its row named.
+        assert claims[2].culprit_department_id == departments["Склад"]
+        report = await structure_report(
+            session, params=StructureParams(**{"from": "2026-03-01", "to": "2026-03-31"}), tz=MOSCOW
+        )
+    assert [(r.employee_id, r.employee, r.department, r.count) for r in report.by_employee] == [
+        (employees["Петров"].id, "Петров", "Доставка", 3),
+        (employees["Сидорова"].id, "Сидорова", "Продажи", 2),
+    ]
 
 
 async def test_numbers_in_the_file_keep_the_counter_ahead(db) -> None:
