@@ -77,7 +77,7 @@ async def test_a_file_with_bad_rows_reports_each_and_imports_nothing(db) -> None
         (7, "customer_phone", "bad_phone"),
         (7, "result", "result_forbidden"),
         (8, "channel", "bad_choice"),
-        (8, "description", "required"),
+        (8, "description", "subject_or_description_required"),
         (8, "amount_claimed", "bad_amount"),
         (9, "resolved_at", "before"),
         (10, "customer_telegram_id", "bad_telegram_id"),
@@ -118,11 +118,55 @@ async def test_header_problems_are_reported_on_line_one(db) -> None:
             await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
     errors = {(e.line, e.column, e.code) for e in caught.value.errors}
     assert (1, "colour", "unknown_column") in errors and (1, "status", "duplicate_column") in errors
-    assert (1, "description", "missing_column") in errors and all(e.line == 1 for e in caught.value.errors)
+    assert all(e.line == 1 for e in caught.value.errors)
+    # Every missing required column named in one error.
+    (missing,) = [e for e in caught.value.errors if e.code == "missing_columns"]
+    assert missing.params == {"columns": "subject/description"}
     for data in (b"", b"number,registered_at\n", "\u0098".encode("latin-1") * 3):
         async with db() as session:
             with pytest.raises(ImportRejected):
                 await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+
+
+async def test_only_four_columns_are_required_and_every_missing_one_is_named_at_once(db) -> None:
+    data = b"customer_phone,amount_claimed\n+79120001122,100\n"
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+    (error,) = caught.value.errors
+    assert (error.line, error.column, error.code) == (1, None, "missing_columns")
+    assert error.reason() == (
+        "Required columns missing from the header: registered_at, customer_name, status, subject/description"
+    )
+    from shared.i18n import get_translator
+
+    assert error.reason(get_translator("ru")).startswith("В заголовке нет обязательных колонок: registered_at")
+
+    # The four (with a subject instead of a description) are enough; the rest may be left out.
+    minimal = make_csv(
+        [
+            {"registered_at": "2026-03-02 10:00", "customer_name": "Иван", "subject": "Вмятина", "status": "new"},
+            {"registered_at": "2026-03-03 10:00", "customer_name": "Ольга", "subject": "", "status": "in_progress"},
+        ],
+        columns=("registered_at", "customer_name", "subject", "status"),
+    )
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=minimal, actor=Actor.system(), tz=MOSCOW)
+    assert [(e.line, e.column, e.code) for e in caught.value.errors] == [
+        (3, "description", "subject_or_description_required")
+    ]
+    minimal = minimal.replace("Ольга,,".encode(), "Ольга,Не пришёл курьер,".encode())
+    async with db() as session:
+        summary = await import_claims(session, data=minimal, actor=Actor.system(), tz=MOSCOW)
+        await session.commit()
+    assert (summary.claims, summary.customers) == (2, 2)
+    async with db() as session:
+        claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
+    assert [(c.subject, c.description, c.channel, c.status) for c in claims] == [
+        ("Вмятина", "Вмятина", "import", "new"),
+        ("Не пришёл курьер", "Не пришёл курьер", "import", "in_progress"),
+    ]
 
 
 async def test_broken_quotes_are_reported_at_the_record_start(db) -> None:
