@@ -186,14 +186,19 @@ class ClaimPatch(Body):
     culprit_employee_id: Id | None = None
     responsible_id: Id | None = None
     priority: Priority | None = None
-    due_at: Moment | None = None
+    due_at: Moment | None = Field(default=None, description="a manager's change; needs due_reason")
+    due_reason: Text | None = Field(
+        default=None, max_length=500, description="why the due date moves (kept in the claim's events)"
+    )
     subject: Text | None = Field(default=None, max_length=300)
     description: Text | None = Field(default=None, max_length=LONG_TEXT)
     remedy: Remedy | None = None
     remedy_text: Text | None = Field(default=None, max_length=LONG_TEXT)
     order_ref: Text | None = Field(default=None, max_length=100)
     amount_claimed: Amount | None = None
-    amount_granted: Amount | None = None
+    amount_granted: Amount | None = Field(
+        default=None, description="given when resolving (transitions); here a manager's change"
+    )
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$")
 
 
@@ -302,13 +307,16 @@ async def patch_claim(request: web.Request) -> web.Response:
     body = await read_body(request, ClaimPatch)
     version = if_match_version(request, required=True)
     assert version is not None and c.user is not None
+    changes = body.model_dump(exclude_unset=True)
+    due_reason = changes.pop("due_reason", None)
     claim = await edit_claim(
         c.session,
         claim_id=claim_id,
         actor=c.actor,
-        changes=body.model_dump(exclude_unset=True),
+        changes=changes,
         expected_version=version,
         may_reassign=ROLE_RANK[Role(c.user.role)] >= ROLE_RANK[Role.MANAGER],
+        due_reason=due_reason,
     )
     claim, customer = await claim_with_customer(c.session, claim_id=claim.id)
     return reply(claim_out(claim, customer), headers={"ETag": etag(claim.version)})

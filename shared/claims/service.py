@@ -32,13 +32,18 @@ from shared.claims.workflow import (
 )
 from shared.clock import utcnow
 from shared.customers.models import Customer
-from shared.enums import Channel, Priority, Remedy
-from shared.errors import Conflict, InvalidValue, NotFound, StaleVersion, TransitionRefused
+from shared.enums import ActorKind, Channel, Priority, Remedy, Role
+from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound, StaleVersion, TransitionRefused
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 from shared.text_limits import LONG_TEXT, SUBJECT
 
 SUBJECT_LENGTH = 120
+# Who may set the amount granted outside a decision and move a claim's due date.
+MANAGER_ROLES = (Role.MANAGER, Role.ADMIN)
+# How far ahead a due date may be moved: further would take the claim out of overdue tracking.
+DUE_HORIZON = timedelta(days=366)
+DUE_REASON_LENGTH = 500
 
 ASSIGNMENT_FIELDS = ("reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id")
 EDITABLE_FIELDS = (
@@ -229,6 +234,49 @@ async def register_claim(
     return claim
 
 
+async def acts_as_manager(session: AsyncSession, actor: Actor) -> bool:
+    """A manager or an admin, or the system itself (the command line, imports)."""
+    if actor.kind is ActorKind.SYSTEM:
+        return True
+    if not actor.is_staff or actor.id is None:
+        return False
+    staff = await session.get(StaffUser, actor.id)
+    return staff is not None and Role(staff.role) in MANAGER_ROLES
+
+
+async def _check_manager_fields(
+    session: AsyncSession, claim: Claim, actor: Actor, changed: Mapping[str, Any], due_reason: str | None
+) -> str | None:
+    """The amount granted is set when resolving, or by a manager; the due date is moved by a
+    manager who says why, to a moment the overdue tracking still sees. Returns the reason."""
+    if "amount_granted" not in changed and "due_at" not in changed:
+        return None
+    manager = await acts_as_manager(session, actor)
+    if "amount_granted" in changed and not manager:
+        raise NotAllowed(
+            "the amount granted is set when resolving the claim, or by a manager",
+            key="api.problem.amount_granted_manager",
+            field="amount_granted",
+        )
+    if "due_at" not in changed:
+        return None
+    if not manager:
+        raise NotAllowed("only a manager moves a claim's due date", key="api.problem.due_at_manager", field="due_at")
+    due_at = changed["due_at"]
+    if due_at is None:
+        raise InvalidValue("due_at", "a claim keeps a due date", key="api.problem.due_at_required")
+    if due_at < claim.registered_at or due_at > max(utcnow(), claim.registered_at) + DUE_HORIZON:
+        raise InvalidValue(
+            "due_at",
+            f"must be after the registration and at most {DUE_HORIZON.days} days ahead",
+            key="api.problem.due_at_range",
+        )
+    reason = _text("due_reason", due_reason, limit=DUE_REASON_LENGTH)
+    if reason is None:
+        raise InvalidValue("due_reason", "moving the due date needs a reason", key="api.problem.due_reason_required")
+    return reason
+
+
 async def update_claim(
     session: AsyncSession,
     *,
@@ -237,8 +285,12 @@ async def update_claim(
     changes: Mapping[str, Any],
     expected_version: int | None = None,
     kind: str = "updated",
+    due_reason: str | None = None,
 ) -> Claim:
-    """Change a claim's editable fields (triage, amounts, wording); one 'updated' event."""
+    """Change a claim's editable fields (triage, amounts, wording); one 'updated' event.
+
+    Setting the amount granted (outside a decision) and moving the due date are a manager's
+    changes; a moved due date needs `due_reason`, kept in the event with the change."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise InvalidValue(unknown[0], "cannot be changed this way")
@@ -281,11 +333,13 @@ async def update_claim(
     changed = {k: v for k, v in clean.items() if getattr(claim, k) != v}
     if not changed:
         return claim
+    reason = await _check_manager_fields(session, claim, actor, changed, due_reason)
     before = snapshot(claim, list(changed))
     for field, value in changed.items():
         setattr(claim, field, value)
     await session.flush()
-    await log_claim_event(session, claim_id=claim.id, actor=actor, kind=kind, before=before, after=changed)
+    after = {**changed, "due_reason": reason} if reason is not None else changed
+    await log_claim_event(session, claim_id=claim.id, actor=actor, kind=kind, before=before, after=after)
     return claim
 
 
@@ -348,6 +402,10 @@ async def transition(
         text = _text("resolution", resolution, required=True)
     elif result is not None:
         raise InvalidValue("result", "is given only when a claim is resolved")
+    elif granted is not None:
+        raise InvalidValue(
+            "amount_granted", "is given only when a claim is resolved", key="api.problem.amount_granted_on_resolve"
+        )
 
     now = at or utcnow()
     fields = ["status", "result", "resolution", "resolved_at", "closed_at", "first_response_at"]
