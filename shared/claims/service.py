@@ -408,13 +408,11 @@ async def transition(
         )
 
     now = at or utcnow()
-    fields = ["status", "result", "resolution", "resolved_at", "closed_at", "first_response_at"]
+    fields = ["status", "result", "resolution", "resolved_at", "closed_at"]
     if granted is not None:
         fields.append("amount_granted")
     before = snapshot(claim, fields)
     claim.status = target.value
-    if actor.is_staff and claim.first_response_at is None:
-        claim.first_response_at = now
     if target is ClaimStatus.RESOLVED:
         claim.result = outcome.value if outcome else None
         claim.resolution = text
@@ -439,7 +437,8 @@ async def transition(
             after=after,
             at=now,
         )
-    # What the customer is told about it (and its buttons) is written in this same transaction.
+    # What the customer is told about it (and its buttons) is written in this same transaction; a
+    # change staff made, once delivered, may be the claim's first response (see response_delivered).
     await _notifications().on_transition(session, claim=claim, previous=current, actor=actor)
     return claim
 

@@ -32,7 +32,9 @@ from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
 from shared.customers.models import Customer
+from shared.enums import DeliveryState
 from shared.errors import DomainError
+from shared.interactions.models import Interaction
 from shared.notifications import flows
 from shared.outbox.models import OutboxMessage
 from shared.outbox.queue import release_expired_leases
@@ -63,6 +65,16 @@ _LEGACY_KINDS = {REMINDED: "sla_reminder", OVERDUE_ALERTED: "staff_overdue"}
 
 def _marked(kind: str, claim_id: object) -> object:
     return exists().where(ClaimEvent.claim_id == claim_id, ClaimEvent.kind == kind)
+
+
+def _answer_on_its_way(claim_id: object) -> object:
+    """Staff answered and the answer waits for delivery: no "we have not forgotten you" meanwhile
+    (the first response is recorded when it arrives)."""
+    return exists().where(
+        Interaction.claim_id == claim_id,
+        Interaction.author_id.is_not(None),
+        Interaction.delivery_state == DeliveryState.QUEUED.value,
+    )
 
 
 async def _mark(session: AsyncSession, claim_id: int, kind: str, now: datetime) -> None:
@@ -121,6 +133,7 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
                     Claim.registered_at > now - window,  # past the deadline a reminder is no use
                     Customer.telegram_chat_id.is_not(None),
                     ~_marked(REMINDED, Claim.id),
+                    ~_answer_on_its_way(Claim.id),
                 )
                 .order_by(Claim.registered_at)
                 .limit(BATCH)
@@ -134,6 +147,8 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
                 continue
             if await session.scalar(select(_marked(REMINDED, claim_id))):
                 continue  # another worker reminded meanwhile (it held the lock first)
+            if await session.scalar(select(_answer_on_its_way(claim_id))):
+                continue
             if await flows.sla_reminder(session, claim=claim) is not None:
                 await _mark(session, claim_id, REMINDED, now)
                 sent += 1

@@ -231,3 +231,30 @@ async def test_a_long_decision_goes_in_parts_in_order_from_one_outbox_row(
     assert [bool(p.buttons) for p in parts] == [False] * (len(parts) - 1) + [True]
     assert [(r.status, r.tg_message_id) for r in rows] == [("sent", parts[0].message_id)]
     assert flood_emu.stats["responses_429"] == 0
+
+
+async def test_the_first_response_is_the_first_reply_that_reached_the_customer(
+    db, flood_emu: BotApiEmulator, database_url: str
+) -> None:
+    """A reply Telegram refused (the customer had blocked the bot) is no answer; the first reply
+    delivered is, at the time it was delivered."""
+    from shared.claims.models import Claim
+
+    async with db() as session, session.begin():
+        claim, staff = await claim_for(session, flood_emu)
+    user = flood_emu.user(await _chat(db, claim.customer_id))
+    user.block()
+    async with running_worker(db, flood_emu, database_url):
+        refused = await staff_reply(db, claim, staff, "Здравствуйте! Разбираемся.")
+        assert (await _settled(db, refused)).delivery_state == "failed"
+        async with db() as session:
+            assert (await session.get_one(Claim, claim.id)).first_response_at is None
+        user.unblock()
+        delivered = await staff_reply(db, claim, staff, "Здравствуйте ещё раз! Разбираемся.")
+        row = await _settled(db, delivered)
+    assert row.delivery_state == "sent" and [m.text for m in user.messages] == ["Здравствуйте ещё раз! Разбираемся."]
+    box = await _outbox(db, delivered)
+    async with db() as session:
+        stored = await session.get_one(Claim, claim.id)
+    assert stored.first_response_at == box.sent_at  # the delivery time, not the time it was queued
+    assert stored.first_response_at > row.occurred_at
