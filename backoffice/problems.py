@@ -136,7 +136,8 @@ def from_domain_error(exc: DomainError) -> ApiProblem:
     if isinstance(exc, Conflict):
         field = exc.details.get("field")
         errors = [FieldError(field=str(field), message=exc.message, type="conflict")] if field else None
-        return ApiProblem(409, "conflict", "api.problem.conflict", errors=errors, message=exc.message)
+        params = {k: v for k, v in exc.details.items() if k not in ("key", "field", "message")}
+        return ApiProblem(409, "conflict", key or "api.problem.conflict", errors=errors, message=exc.message, **params)
     return ApiProblem(422, exc.code, "api.problem.domain", message=exc.message)
 
 

@@ -13,7 +13,7 @@ from backoffice.api.http import Body, Moment, Out, Query, Text, ctx, path_id, re
 from backoffice.files import stream_attachment
 from shared.claims.desk import add_staff_interaction
 from shared.claims.queries import claim_interactions
-from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel, Role
+from shared.enums import AttachmentKind, DeliveryState, Direction, FileRemoval, InteractionChannel, Role
 from shared.text_limits import LONG_TEXT
 
 
@@ -24,6 +24,8 @@ class AttachmentOut(Out):
     mime_type: str | None
     size: int | None
     url: str
+    removed_at: datetime | None = Field(default=None, description="the file is gone (the row stays)")
+    removed_reason: FileRemoval | None = Field(default=None, description="expired (retention) or erased")
 
 
 class InteractionOut(Out):
@@ -68,7 +70,10 @@ def interaction_out(row: object) -> InteractionOut:
             "attachments": [
                 AttachmentOut.model_validate(
                     {
-                        **{k: getattr(a, k) for k in ("id", "kind", "file_name", "mime_type", "size")},
+                        **{
+                            k: getattr(a, k)
+                            for k in ("id", "kind", "file_name", "mime_type", "size", "removed_at", "removed_reason")
+                        },
                         "url": f"/api/v1/attachments/{a.id}",
                     }
                 )
@@ -144,7 +149,7 @@ routes = [
         Role.OPERATOR,
         "Download an attachment",
         content_type="application/octet-stream",
-        errors=(502, 503),
+        errors=(410, 502, 503),
         tags=("interactions",),
     ),
 ]

@@ -23,6 +23,7 @@ COMMANDS = (
     "claimdesk.cli.tokens",
     "claimdesk.cli.demo",
     "claimdesk.cli.imports",
+    "claimdesk.cli.customers",
     "claimdesk.cli.worker",
     "claimdesk.cli.bot",
     "claimdesk.cli.backoffice",
