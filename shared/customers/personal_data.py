@@ -14,6 +14,7 @@ service these never commit; erasure deletes the files last, once everything else
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -41,6 +42,8 @@ from shared.interactions.models import Attachment, Interaction
 from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
 from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "claimdesk.personal-data.v1"
 # The texts the claims' audit trail keeps (before/after values of changes, a dispute's reason, a
@@ -322,6 +325,29 @@ async def erase_personal_data(
     await log_customer_event(
         session, customer_id=customer_id, actor=actor, kind="erased", details={**erasure.as_dict(), **(source or {})}
     )
-    # Last, once every change is written: the files cannot come back.
+    # Last, once every change is written: the files and the wizard drafts cannot come back.
     delete_files(on_disk)
+    await _forget_redis_state(telegram_ids)
     return erasure
+
+
+async def _forget_redis_state(telegram_ids: set[int]) -> None:
+    """With REDIS_URL the bot keeps a customer's half-filled wizard in Redis (aiogram's keys
+    `fsm:<chat>:<user>:<destiny>:state|data`): delete theirs too. Best effort: the erasure stands
+    if Redis cannot be reached, and the log says so."""
+    redis_url = get_settings().redis_url
+    if not redis_url or not telegram_ids:
+        return
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(redis_url)
+    try:
+        for ident in telegram_ids:
+            keys = [key async for key in client.scan_iter(match=f"fsm:*:{ident}:*", count=500)]
+            if keys:
+                await client.delete(*keys)
+    except (RedisError, OSError) as exc:
+        log.warning("erasure: the bot's conversation state in Redis was not cleared: %s", exc)
+    finally:
+        await client.aclose()

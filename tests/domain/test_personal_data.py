@@ -28,6 +28,7 @@ from shared.models import Base
 from shared.outbox.models import OutboxMessage
 from shared.plans.service import add_plan_item
 from shared.reports import REPORTS, run_report
+from shared.settings import get_settings
 from tests.factories import make_customer, make_staff
 from tests.reports.conftest import MOSCOW
 
@@ -294,3 +295,28 @@ async def test_export_then_erasure(db, tmp_path: Path) -> None:
     async with db() as session:
         with pytest.raises(Conflict):
             await erase_personal_data(session, customer_id=customer.id, actor=admin, files_root=files)
+
+
+async def test_erasure_clears_the_wizard_kept_in_redis(db, tmp_path: Path, redis_url: str, monkeypatch) -> None:
+    from redis.asyncio import Redis
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    client = Redis.from_url(redis_url)
+    try:
+        async with db() as session:
+            customer = await make_customer(session)
+            other = await make_customer(session)
+            await session.commit()
+        mine, theirs = customer.telegram_user_id, other.telegram_user_id
+        await client.set(f"fsm:{mine}:{mine}:default:state", "Intake:description")
+        await client.set(f"fsm:{mine}:{mine}:default:data", '{"description": "Кукушкина"}')
+        await client.set(f"fsm:{theirs}:{theirs}:default:data", "{}")
+        async with db() as session:
+            await erase_personal_data(session, customer_id=customer.id, actor=Actor.system(), files_root=tmp_path)
+            await session.commit()
+        assert sorted(k.decode() for k in await client.keys("fsm:*")) == [f"fsm:{theirs}:{theirs}:default:data"]
+    finally:
+        await client.aclose()
+        monkeypatch.delenv("REDIS_URL")
+        get_settings.cache_clear()
