@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Files of claims closed longer ago than this are deleted (unset: kept forever).
     attachment_retention_days: int | None = Field(default=None, ge=1, le=36500, alias="ATTACHMENT_RETENTION_DAYS")
 
+    # Where pg_dump and pg_restore are (`claimdesk backup`/`restore`), when not found on their own.
+    pg_bindir: Path | None = Field(default=None, alias="CLAIMDESK_PG_BINDIR")
+
     # Connections each process keeps open to PostgreSQL (and up to as many more at peaks).
     db_pool_size: int = Field(default=10, ge=1, le=1000, alias="CLAIMDESK_DB_POOL_SIZE")
 
@@ -75,7 +78,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported driver '{url.get_driver_name()}' (use postgresql://)")
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
-    @field_validator("attachment_retention_days", mode="before")
+    @field_validator("attachment_retention_days", "pg_bindir", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip() == "" else value

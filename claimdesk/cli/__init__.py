@@ -24,6 +24,7 @@ COMMANDS = (
     "claimdesk.cli.demo",
     "claimdesk.cli.imports",
     "claimdesk.cli.customers",
+    "claimdesk.cli.backup",
     "claimdesk.cli.worker",
     "claimdesk.cli.bot",
     "claimdesk.cli.backoffice",
