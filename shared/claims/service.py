@@ -316,8 +316,8 @@ async def update_claim(
         elif field == "currency":
             clean[field] = _currency(value)
         elif field == "due_at":
-            if value is not None and not isinstance(value, datetime):
-                raise InvalidValue(field, "must be a date and time")
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise InvalidValue(field, "must be a date and time with its time zone")
             clean[field] = value
         else:
             clean[field] = _text(field, value)

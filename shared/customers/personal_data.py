@@ -179,10 +179,13 @@ class Erasure:
         return jsonable(asdict(self))
 
 
-def _scrub(values: dict[str, Any] | None, marker: str) -> dict[str, Any] | None:
-    if not values:
-        return values
-    return {k: (marker if k in EVENT_TEXT_KEYS and isinstance(v, str) and v else v) for k, v in values.items()}
+def _scrub(value: Any, marker: str, key: str | None = None) -> Any:
+    """An event's values with the texts (at any depth) replaced by the marker."""
+    if isinstance(value, dict):
+        return {k: _scrub(v, marker, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, marker, key) for v in value]
+    return marker if key in EVENT_TEXT_KEYS and isinstance(value, str) and value else value
 
 
 def _fsm_keys_of(telegram_ids: set[int]) -> list[Any]:
