@@ -72,6 +72,9 @@ async def _download(request: web.Request, file_id: str, target: Path) -> None:
 async def stream_attachment(request: web.Request, attachment_id: int) -> web.StreamResponse:
     c = ctx(request)
     attachment = await get_attachment(c.session, attachment_id=attachment_id)
+    if attachment.removed_at is not None:
+        # Deleted for good (the retention period ended, or the customer's data was erased).
+        raise ApiProblem(410, "file_removed", f"api.problem.file_{attachment.removed_reason or 'expired'}")
     root = files_dir(request)
     cached: Path | None = None
     if attachment.storage_path:

@@ -24,6 +24,7 @@ _DESCRIPTIONS = {
     403: "The role does not allow this",
     404: "Not found",
     409: "Conflict (e.g. a refused transition; `allowed` names the possible ones)",
+    410: "Gone: the file was deleted (retention period or erasure)",
     412: "Stale ETag in If-Match",
     413: "Request body too large",
     422: "Invalid fields (`errors` names each)",

@@ -104,12 +104,18 @@ def from_validation_error(exc: ValidationError, location: str) -> ApiProblem:
 
 
 def from_domain_error(exc: DomainError) -> ApiProblem:
+    # A refusal that names its own catalog message is told in the caller's language.
+    key = exc.details.get("key")
+    key = key if isinstance(key, str) else None
     if isinstance(exc, NotFound):
         return ApiProblem(404, "not_found", "api.problem.not_found_entity", entity=exc.entity, id=exc.ident)
     if isinstance(exc, InvalidValue):
         message = exc.message.removeprefix(f"{exc.field}: ")
         return ApiProblem(
-            422, "invalid", "api.problem.invalid", errors=[FieldError(field=exc.field, message=message, type="domain")]
+            422,
+            "invalid",
+            key or "api.problem.invalid",
+            errors=[FieldError(field=exc.field, message=message, type="domain")],
         )
     if isinstance(exc, TransitionRefused):
         return ApiProblem(
@@ -124,11 +130,14 @@ def from_domain_error(exc: DomainError) -> ApiProblem:
     if isinstance(exc, StaleVersion):
         return ApiProblem(412, "stale_version", "api.problem.stale_version", extra=dict(exc.details))
     if exc.code == "forbidden":
-        return ApiProblem(403, "forbidden", "api.problem.domain_forbidden", message=exc.message)
+        field = exc.details.get("field")
+        errors = [FieldError(field=str(field), message=exc.message, type="forbidden")] if field else None
+        return ApiProblem(403, "forbidden", key or "api.problem.domain_forbidden", errors=errors, message=exc.message)
     if isinstance(exc, Conflict):
         field = exc.details.get("field")
         errors = [FieldError(field=str(field), message=exc.message, type="conflict")] if field else None
-        return ApiProblem(409, "conflict", "api.problem.conflict", errors=errors, message=exc.message)
+        params = {k: v for k, v in exc.details.items() if k not in ("key", "field", "message")}
+        return ApiProblem(409, "conflict", key or "api.problem.conflict", errors=errors, message=exc.message, **params)
     return ApiProblem(422, exc.code, "api.problem.domain", message=exc.message)
 
 

@@ -63,6 +63,14 @@ class AttachmentKind(StrEnum):
     AUDIO = "audio"
 
 
+class FileRemoval(StrEnum):
+    """Why an attachment's file is gone while its row stays: the retention period ended, or the
+    customer's personal data was erased."""
+
+    EXPIRED = "expired"
+    ERASED = "erased"
+
+
 class Role(StrEnum):
     OPERATOR = "operator"
     MANAGER = "manager"

@@ -27,13 +27,25 @@ class NotFound(DomainError):
 
 
 class InvalidValue(DomainError):
-    """A value the domain refuses, tied to the field that carried it."""
+    """A value the domain refuses, tied to the field that carried it. `key`: a catalog message
+    that says why in the caller's language (the edges show it instead of a generic one)."""
 
     code = "invalid"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", field=field)
+    def __init__(self, field: str, message: str, *, key: str | None = None) -> None:
+        super().__init__(f"{field}: {message}", field=field, key=key)
         self.field = field
+        self.key = key
+
+
+class NotAllowed(DomainError):
+    """The caller's role does not allow this particular change (`key`: as for InvalidValue)."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, *, key: str | None = None, **details: object) -> None:
+        super().__init__(message, key=key, **details)
+        self.key = key
 
 
 class TransitionRefused(DomainError):

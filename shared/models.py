@@ -1,6 +1,6 @@
 """Every mapped class, imported in one place for Alembic and for mapper configuration."""
 
-from shared.audit.models import ClaimEvent
+from shared.audit.models import ClaimEvent, CustomerEvent
 from shared.bot_state.models import AppMeta, FsmRecord, ProcessedUpdate
 from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.models import Claim, ClaimNumberCounter
@@ -20,6 +20,7 @@ __all__ = [
     "ClaimEvent",
     "ClaimNumberCounter",
     "Customer",
+    "CustomerEvent",
     "Department",
     "Employee",
     "FsmRecord",

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     auto_close_days: int = Field(default=7, ge=1, le=365, alias="AUTO_CLOSE_DAYS")
     staff_chat_id: int | None = Field(default=None, alias="STAFF_CHAT_ID")
 
+    # Files of claims closed longer ago than this are deleted (unset: kept forever).
+    attachment_retention_days: int | None = Field(default=None, ge=1, le=36500, alias="ATTACHMENT_RETENTION_DAYS")
+
+    # Where pg_dump and pg_restore are (`claimdesk backup`/`restore`), when not found on their own.
+    pg_bindir: Path | None = Field(default=None, alias="CLAIMDESK_PG_BINDIR")
+
     # Connections each process keeps open to PostgreSQL (and up to as many more at peaks).
     db_pool_size: int = Field(default=10, ge=1, le=1000, alias="CLAIMDESK_DB_POOL_SIZE")
 
@@ -71,6 +77,11 @@ class Settings(BaseSettings):
         if url.get_driver_name() not in ("asyncpg", "psycopg2", "psycopg", "") and "+" in url.drivername:
             raise ValueError(f"unsupported driver '{url.get_driver_name()}' (use postgresql://)")
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+    @field_validator("attachment_retention_days", "pg_bindir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("timezone")
     @classmethod

@@ -42,6 +42,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("BOT_MODE", "carrier-pigeon", "BOT_MODE:"),
         ("CLAIMDESK_DB_POOL_SIZE", "many", "CLAIMDESK_DB_POOL_SIZE:"),
         ("CLAIMDESK_DB_POOL_SIZE", "0", "CLAIMDESK_DB_POOL_SIZE:"),
+        ("ATTACHMENT_RETENTION_DAYS", "a month", "ATTACHMENT_RETENTION_DAYS:"),
+        ("ATTACHMENT_RETENTION_DAYS", "0", "ATTACHMENT_RETENTION_DAYS:"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:

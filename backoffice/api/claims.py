@@ -34,6 +34,7 @@ from shared.claims.service import NewClaim, transition
 from shared.claims.workflow import OPEN_STATUSES, ClaimResult, ClaimStatus, allowed_transitions
 from shared.clock import utcnow
 from shared.enums import ActorKind, Channel, Priority, Remedy, Role
+from shared.text_limits import LONG_TEXT
 
 Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9999, 12, 30))]
 Amount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), max_digits=14, decimal_places=2)]
@@ -159,14 +160,14 @@ class ClaimOut(Out):
 
 class ClaimCreate(Body):
     channel: Channel = Field(description="phone, email or web (in person / web form)")
-    description: Text = Field(min_length=1, max_length=20_000)
+    description: Text = Field(min_length=1, max_length=LONG_TEXT)
     subject: Text | None = Field(default=None, max_length=300)
     customer_id: Id | None = None
     customer_name: Text | None = Field(default=None, max_length=255)
     customer_phone: Text | None = Field(default=None, max_length=32)
     customer_email: Text | None = Field(default=None, max_length=255)
     remedy: Remedy | None = None
-    remedy_text: Text | None = Field(default=None, max_length=20_000)
+    remedy_text: Text | None = Field(default=None, max_length=LONG_TEXT)
     order_ref: Text | None = Field(default=None, max_length=100)
     amount_claimed: Amount | None = None
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$")
@@ -185,21 +186,26 @@ class ClaimPatch(Body):
     culprit_employee_id: Id | None = None
     responsible_id: Id | None = None
     priority: Priority | None = None
-    due_at: Moment | None = None
+    due_at: Moment | None = Field(default=None, description="a manager's change; needs due_reason")
+    due_reason: Text | None = Field(
+        default=None, max_length=500, description="why the due date moves (kept in the claim's events)"
+    )
     subject: Text | None = Field(default=None, max_length=300)
-    description: Text | None = Field(default=None, max_length=20_000)
+    description: Text | None = Field(default=None, max_length=LONG_TEXT)
     remedy: Remedy | None = None
-    remedy_text: Text | None = Field(default=None, max_length=20_000)
+    remedy_text: Text | None = Field(default=None, max_length=LONG_TEXT)
     order_ref: Text | None = Field(default=None, max_length=100)
     amount_claimed: Amount | None = None
-    amount_granted: Amount | None = None
+    amount_granted: Amount | None = Field(
+        default=None, description="given when resolving (transitions); here a manager's change"
+    )
     currency: str | None = Field(default=None, pattern="^[A-Za-z]{3}$")
 
 
 class TransitionIn(Body):
     to: ClaimStatus
     result: ClaimResult | None = None
-    resolution: Text | None = Field(default=None, max_length=20_000)
+    resolution: Text | None = Field(default=None, max_length=LONG_TEXT)
     amount_granted: Amount | None = None
 
 
@@ -301,13 +307,16 @@ async def patch_claim(request: web.Request) -> web.Response:
     body = await read_body(request, ClaimPatch)
     version = if_match_version(request, required=True)
     assert version is not None and c.user is not None
+    changes = body.model_dump(exclude_unset=True)
+    due_reason = changes.pop("due_reason", None)
     claim = await edit_claim(
         c.session,
         claim_id=claim_id,
         actor=c.actor,
-        changes=body.model_dump(exclude_unset=True),
+        changes=changes,
         expected_version=version,
         may_reassign=ROLE_RANK[Role(c.user.role)] >= ROLE_RANK[Role.MANAGER],
+        due_reason=due_reason,
     )
     claim, customer = await claim_with_customer(c.session, claim_id=claim.id)
     return reply(claim_out(claim, customer), headers={"ETag": etag(claim.version)})

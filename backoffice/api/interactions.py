@@ -13,7 +13,8 @@ from backoffice.api.http import Body, Moment, Out, Query, Text, ctx, path_id, re
 from backoffice.files import stream_attachment
 from shared.claims.desk import add_staff_interaction
 from shared.claims.queries import claim_interactions
-from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel, Role
+from shared.enums import AttachmentKind, DeliveryState, Direction, FileRemoval, InteractionChannel, Role
+from shared.text_limits import LONG_TEXT
 
 
 class AttachmentOut(Out):
@@ -23,6 +24,8 @@ class AttachmentOut(Out):
     mime_type: str | None
     size: int | None
     url: str
+    removed_at: datetime | None = Field(default=None, description="the file is gone (the row stays)")
+    removed_reason: FileRemoval | None = Field(default=None, description="expired (retention) or erased")
 
 
 class InteractionOut(Out):
@@ -53,7 +56,7 @@ class InteractionQuery(Query):
 
 class InteractionIn(Body):
     channel: InteractionChannel = Field(description="telegram queues a reply to the customer")
-    text: Text = Field(min_length=1, max_length=20_000)
+    text: Text = Field(min_length=1, max_length=LONG_TEXT)
     direction: Direction | None = Field(default=None, description="phone/email/meeting: inbound or outbound")
     counterpart_name: Text | None = Field(default=None, max_length=200)
     counterpart_role: Text | None = Field(default=None, max_length=100)
@@ -67,7 +70,10 @@ def interaction_out(row: object) -> InteractionOut:
             "attachments": [
                 AttachmentOut.model_validate(
                     {
-                        **{k: getattr(a, k) for k in ("id", "kind", "file_name", "mime_type", "size")},
+                        **{
+                            k: getattr(a, k)
+                            for k in ("id", "kind", "file_name", "mime_type", "size", "removed_at", "removed_reason")
+                        },
                         "url": f"/api/v1/attachments/{a.id}",
                     }
                 )
@@ -143,7 +149,7 @@ routes = [
         Role.OPERATOR,
         "Download an attachment",
         content_type="application/octet-stream",
-        errors=(502, 503),
+        errors=(410, 502, 503),
         tags=("interactions",),
     ),
 ]

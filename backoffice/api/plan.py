@@ -18,6 +18,7 @@ from backoffice.problems import ApiProblem
 from shared.claims.queries import claim_plan
 from shared.enums import Role
 from shared.plans.service import add_plan_item, change_plan_item, plan_item_etag, remove_plan_item
+from shared.text_limits import LONG_TEXT
 
 Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9999, 12, 30))]
 
@@ -44,7 +45,7 @@ class PlanList(Out):
 
 class PlanItemIn(Body):
     title: Text = Field(min_length=1, max_length=300)
-    details: Text | None = Field(default=None, max_length=20_000)
+    details: Text | None = Field(default=None, max_length=LONG_TEXT)
     owner_id: Id | None = None
     due_date: Day | None = None
     visible_to_customer: bool = False
@@ -52,10 +53,10 @@ class PlanItemIn(Body):
 
 class PlanItemPatch(Body):
     title: Text | None = Field(default=None, min_length=1, max_length=300)
-    details: Text | None = Field(default=None, max_length=20_000)
+    details: Text | None = Field(default=None, max_length=LONG_TEXT)
     owner_id: Id | None = None
     due_date: Day | None = None
-    outcome: Text | None = Field(default=None, max_length=20_000)
+    outcome: Text | None = Field(default=None, max_length=LONG_TEXT)
     position: int | None = Field(default=None, ge=0, le=1_000_000)
     visible_to_customer: bool | None = None
     done: bool | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,22 +49,33 @@ def _split_plain(text: str, limit: int) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def _width(token: str) -> int:
+    """Rendered UTF-16 length of a text token: an entity counts as the character it stands for."""
+    return utf16_len(html.unescape(token)) if token.startswith("&") else utf16_len(token)
+
+
+# Where a part may end, best first: after a blank line, after a line, after a word.
+_BREAKS = ("paragraph", "line", "word")
+
+
 def _split_html(text: str, limit: int) -> list[str]:
-    """Split HTML at characters, never inside a tag or an entity; tags open at a cut are closed
-    at the end of one part and opened again at the start of the next."""
+    """Split HTML at a paragraph, else a line, else a word (else a character), never inside a tag
+    or an entity; tags open at a cut are closed at the end of one part and opened again at the
+    start of the next, so every part parses on its own."""
     chunks: list[str] = []
+    pending = deque(_TOKEN.findall(text))
     current: list[str] = []
     size = 0
     stack: list[tuple[str, str]] = []  # (name, opening tag as written)
-    last_break: tuple[int, int, list[tuple[str, str]]] | None = None  # (tokens, size, stack) after a break
+    # For each kind of break, the state just after the latest one: (tokens in the part, size, open tags).
+    breaks: dict[str, tuple[int, int, list[tuple[str, str]]]] = {}
+    previous = ""  # the previous text token (two newlines in a row make a paragraph break)
 
     def close(tags: list[tuple[str, str]]) -> str:
         return "".join(f"</{name}>" for name, _ in reversed(tags))
 
-    def reopen(tags: list[tuple[str, str]]) -> list[str]:
-        return [opening for _, opening in tags]
-
-    for token in _TOKEN.findall(text):
+    while pending:
+        token = pending.popleft()
         tag = _TAG.fullmatch(token) if token.startswith("<") else None
         if tag is not None:
             name = tag.group(2).lower()
@@ -76,25 +88,30 @@ def _split_html(text: str, limit: int) -> list[str]:
                 stack.append((name, token))
             current.append(token)
             continue
-        width = utf16_len(html.unescape(token)) if token.startswith("&") else utf16_len(token)
-        if size + width > limit:
-            if last_break is not None and last_break[1] >= limit // 2:
-                n, _, break_stack = last_break
+        width = _width(token)
+        if size + width > limit and size > 0:
+            best = next((breaks[k] for k in _BREAKS if k in breaks and breaks[k][1] >= limit // 2), None)
+            if best is not None:
+                n, _, open_tags = best
                 head, tail = current[:n], current[n:]
-                chunks.append("".join(head) + close(break_stack))
-                current = reopen(break_stack) + tail
-            else:
-                chunks.append("".join(current) + close(stack))
-                current = reopen(stack)
-            size = sum(
-                utf16_len(html.unescape(t)) if t.startswith("&") else (0 if t.startswith("<") else utf16_len(t))
-                for t in current
-            )
-            last_break = None
+            else:  # one long word: cut it here
+                head, tail, open_tags = current, [], list(stack)
+            while head and not head[-1].startswith("<") and not head[-1].strip():
+                head.pop()  # the blank at the cut ends the part; it is not sent
+            chunks.append("".join(head) + close(open_tags))
+            # The next part opens the tags open at the cut; what followed the cut is read again.
+            pending.extendleft(reversed([*tail, token]))
+            current = [opening for _, opening in open_tags]
+            stack = list(open_tags)
+            size, breaks, previous = 0, {}, ""
+            continue
         current.append(token)
         size += width
-        if token in ("\n", " "):
-            last_break = (len(current), size, list(stack))
+        if token == "\n":
+            breaks["paragraph" if previous == "\n" else "line"] = (len(current), size, list(stack))
+        elif token == " ":
+            breaks["word"] = (len(current), size, list(stack))
+        previous = token
     if current:
         chunks.append("".join(current))
     return [c for c in chunks if to_plain(c, "HTML").strip()]

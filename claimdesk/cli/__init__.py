@@ -23,6 +23,8 @@ COMMANDS = (
     "claimdesk.cli.tokens",
     "claimdesk.cli.demo",
     "claimdesk.cli.imports",
+    "claimdesk.cli.customers",
+    "claimdesk.cli.backup",
     "claimdesk.cli.worker",
     "claimdesk.cli.bot",
     "claimdesk.cli.backoffice",

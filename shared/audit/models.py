@@ -1,4 +1,5 @@
-"""The audit trail: one row per change of a claim, with who did it and the values before and after."""
+"""The audit trail: one row per change of a claim, with who did it and the values before and after;
+and one row per act on a customer's personal data (its export, its erasure), with who and when."""
 
 from __future__ import annotations
 
@@ -30,4 +31,23 @@ class ClaimEvent(Base):
         check_in("actor_kind", ActorKind),
         Index("ix_claim_event_claim_at", "claim_id", "at"),
         Index("ix_claim_event_kind", "kind"),
+    )
+
+
+class CustomerEvent(Base):
+    """Who exported or erased a customer's personal data, and when (152-FZ / GDPR requests)."""
+
+    __tablename__ = "customer_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        check_in("actor_kind", ActorKind),
+        Index("ix_customer_event_customer_at", "customer_id", "at"),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
-from shared.audit.models import ClaimEvent
+from shared.audit.models import ClaimEvent, CustomerEvent
 from shared.enums import ActorKind
 
 
@@ -50,6 +50,27 @@ async def log_claim_event(
     )
     if at is not None:
         event.at = at
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def log_customer_event(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    actor: Actor,
+    kind: str,
+    details: dict[str, Any] | None = None,
+) -> CustomerEvent:
+    """An act on a customer's personal data (`exported`, `erased`), in the caller's transaction."""
+    event = CustomerEvent(
+        customer_id=customer_id,
+        actor_kind=actor.kind.value,
+        actor_staff_id=actor.id if actor.kind is ActorKind.STAFF else None,
+        kind=kind,
+        details=jsonable(details) if details is not None else None,
+    )
     session.add(event)
     await session.flush()
     return event

@@ -16,19 +16,13 @@ from shared.claims.models import Claim
 from shared.claims.service import NewClaim, get_claim, register_claim, update_claim
 from shared.customers.service import find_or_create_customer
 from shared.enums import Channel, Direction, InteractionChannel, Role
-from shared.errors import DomainError, InvalidValue
+from shared.errors import InvalidValue, NotAllowed
 from shared.interactions.models import Interaction
 from shared.interactions.service import log_interaction, reply_to_customer
 from shared.staff.models import StaffUser
 
 STAFF_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.WEB)
 REASSIGNING_ROLES = (Role.MANAGER, Role.ADMIN)
-
-
-class NotAllowed(DomainError):
-    """The caller's role does not allow this particular change."""
-
-    code = "forbidden"
 
 
 async def register_received_claim(
@@ -71,15 +65,22 @@ async def edit_claim(
     changes: Mapping[str, Any],
     expected_version: int,
     may_reassign: bool,
+    due_reason: str | None = None,
 ) -> Claim:
-    """`update_claim`, where someone who may not reassign can only take an unassigned claim."""
+    """`update_claim`, where someone who may not reassign can only take an unassigned claim;
+    `due_reason` says why the due date moves (a manager's change, kept in the audit trail)."""
     if not may_reassign and "responsible_id" in changes:
         claim = await get_claim(session, claim_id=claim_id)
         target = changes["responsible_id"]
         if target != claim.responsible_id and not (claim.responsible_id is None and target == actor.id):
             raise NotAllowed("only a manager reassigns a claim; you may take an unassigned one", field="responsible_id")
     return await update_claim(
-        session, claim_id=claim_id, actor=actor, changes=changes, expected_version=expected_version
+        session,
+        claim_id=claim_id,
+        actor=actor,
+        changes=changes,
+        expected_version=expected_version,
+        due_reason=due_reason,
     )
 
 

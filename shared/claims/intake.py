@@ -16,8 +16,9 @@ from shared.customers.service import normalize_phone
 from shared.enums import Channel, Direction, InteractionChannel, Remedy
 from shared.errors import InvalidValue
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.text_limits import LONG_TEXT
 
-MAX_DESCRIPTION = 4096  # one Telegram message
+MAX_DESCRIPTION = LONG_TEXT
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,14 +31,19 @@ from shared.claims.workflow import (
 )
 from shared.clock import utcnow
 from shared.customers.models import Customer
-from shared.enums import Channel, Priority, Remedy
-from shared.errors import Conflict, InvalidValue, NotFound, StaleVersion, TransitionRefused
+from shared.enums import ActorKind, Channel, Priority, Remedy, Role
+from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound, StaleVersion, TransitionRefused
 from shared.notifications import flows
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
+from shared.text_limits import LONG_TEXT, SUBJECT
 
-MAX_TEXT = 20_000
 SUBJECT_LENGTH = 120
+# Who may set the amount granted outside a decision and move a claim's due date.
+MANAGER_ROLES = (Role.MANAGER, Role.ADMIN)
+# How far ahead a due date may be moved: further would take the claim out of overdue tracking.
+DUE_HORIZON = timedelta(days=366)
+DUE_REASON_LENGTH = 500
 
 ASSIGNMENT_FIELDS = ("reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id")
 EDITABLE_FIELDS = (
@@ -112,7 +117,7 @@ def _check_version(claim: Claim, expected_version: int | None) -> None:
         raise StaleVersion("claim", expected_version, claim.version)
 
 
-def _text(field: str, value: str | None, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+def _text(field: str, value: str | None, *, required: bool = False, limit: int = LONG_TEXT) -> str | None:
     if value is None or not value.strip():
         if required:
             raise InvalidValue(field, "must not be empty")
@@ -180,7 +185,7 @@ async def register_claim(
     # Everything is checked before a number is taken: a refused registration must not use one up.
     fields = {
         "channel": _choice("channel", claim_in.channel, Channel),
-        "subject": _text("subject", claim_in.subject, limit=300) or subject_from(description),
+        "subject": _text("subject", claim_in.subject, limit=SUBJECT) or subject_from(description),
         "description": description,
         "remedy": _choice("remedy", claim_in.remedy, Remedy) if claim_in.remedy else None,
         "remedy_text": _text("remedy_text", claim_in.remedy_text),
@@ -222,6 +227,49 @@ async def register_claim(
     return claim
 
 
+async def acts_as_manager(session: AsyncSession, actor: Actor) -> bool:
+    """A manager or an admin, or the system itself (the command line, imports)."""
+    if actor.kind is ActorKind.SYSTEM:
+        return True
+    if not actor.is_staff or actor.id is None:
+        return False
+    staff = await session.get(StaffUser, actor.id)
+    return staff is not None and Role(staff.role) in MANAGER_ROLES
+
+
+async def _check_manager_fields(
+    session: AsyncSession, claim: Claim, actor: Actor, changed: Mapping[str, Any], due_reason: str | None
+) -> str | None:
+    """The amount granted is set when resolving, or by a manager; the due date is moved by a
+    manager who says why, to a moment the overdue tracking still sees. Returns the reason."""
+    if "amount_granted" not in changed and "due_at" not in changed:
+        return None
+    manager = await acts_as_manager(session, actor)
+    if "amount_granted" in changed and not manager:
+        raise NotAllowed(
+            "the amount granted is set when resolving the claim, or by a manager",
+            key="api.problem.amount_granted_manager",
+            field="amount_granted",
+        )
+    if "due_at" not in changed:
+        return None
+    if not manager:
+        raise NotAllowed("only a manager moves a claim's due date", key="api.problem.due_at_manager", field="due_at")
+    due_at = changed["due_at"]
+    if due_at is None:
+        raise InvalidValue("due_at", "a claim keeps a due date", key="api.problem.due_at_required")
+    if due_at < claim.registered_at or due_at > max(utcnow(), claim.registered_at) + DUE_HORIZON:
+        raise InvalidValue(
+            "due_at",
+            f"must be after the registration and at most {DUE_HORIZON.days} days ahead",
+            key="api.problem.due_at_range",
+        )
+    reason = _text("due_reason", due_reason, limit=DUE_REASON_LENGTH)
+    if reason is None:
+        raise InvalidValue("due_reason", "moving the due date needs a reason", key="api.problem.due_reason_required")
+    return reason
+
+
 async def update_claim(
     session: AsyncSession,
     *,
@@ -230,8 +278,12 @@ async def update_claim(
     changes: Mapping[str, Any],
     expected_version: int | None = None,
     kind: str = "updated",
+    due_reason: str | None = None,
 ) -> Claim:
-    """Change a claim's editable fields (triage, amounts, wording); one 'updated' event."""
+    """Change a claim's editable fields (triage, amounts, wording); one 'updated' event.
+
+    Setting the amount granted (outside a decision) and moving the due date are a manager's
+    changes; a moved due date needs `due_reason`, kept in the event with the change."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise InvalidValue(unknown[0], "cannot be changed this way")
@@ -251,14 +303,14 @@ async def update_claim(
         elif field == "remedy":
             clean[field] = _choice(field, value, Remedy) if value else None
         elif field == "subject":
-            clean[field] = _text(field, value, required=True, limit=300)
+            clean[field] = _text(field, value, required=True, limit=SUBJECT)
         elif field == "description":
             clean[field] = _text(field, value, required=True)
         elif field == "currency":
             clean[field] = _currency(value)
         elif field == "due_at":
-            if value is not None and not isinstance(value, datetime):
-                raise InvalidValue(field, "must be a date and time")
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise InvalidValue(field, "must be a date and time with its time zone")
             clean[field] = value
         else:
             clean[field] = _text(field, value)
@@ -274,11 +326,13 @@ async def update_claim(
     changed = {k: v for k, v in clean.items() if getattr(claim, k) != v}
     if not changed:
         return claim
+    reason = await _check_manager_fields(session, claim, actor, changed, due_reason)
     before = snapshot(claim, list(changed))
     for field, value in changed.items():
         setattr(claim, field, value)
     await session.flush()
-    await log_claim_event(session, claim_id=claim.id, actor=actor, kind=kind, before=before, after=changed)
+    after = {**changed, "due_reason": reason} if reason is not None else changed
+    await log_claim_event(session, claim_id=claim.id, actor=actor, kind=kind, before=before, after=after)
     return claim
 
 
@@ -341,15 +395,17 @@ async def transition(
         text = _text("resolution", resolution, required=True)
     elif result is not None:
         raise InvalidValue("result", "is given only when a claim is resolved")
+    elif granted is not None:
+        raise InvalidValue(
+            "amount_granted", "is given only when a claim is resolved", key="api.problem.amount_granted_on_resolve"
+        )
 
     now = at or utcnow()
-    fields = ["status", "result", "resolution", "resolved_at", "closed_at", "first_response_at"]
+    fields = ["status", "result", "resolution", "resolved_at", "closed_at"]
     if granted is not None:
         fields.append("amount_granted")
     before = snapshot(claim, fields)
     claim.status = target.value
-    if actor.is_staff and claim.first_response_at is None:
-        claim.first_response_at = now
     if target is ClaimStatus.RESOLVED:
         claim.result = outcome.value if outcome else None
         claim.resolution = text
@@ -374,7 +430,8 @@ async def transition(
             after=after,
             at=now,
         )
-    # What the customer is told about it (and its buttons) is written in this same transaction.
+    # What the customer is told about it (and its buttons) is written in this same transaction; a
+    # change staff made, once delivered, may be the claim's first response (see response_delivered).
     await flows.on_transition(session, claim=claim, previous=current, actor=actor)
     return claim
 
@@ -391,7 +448,7 @@ async def record_satisfaction(
     """The customer's rating of how the claim was handled: once, after the claim is closed."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidValue("score", "must be a whole number from 1 to 5")
-    clean_comment = _text("comment", comment, limit=4096)
+    clean_comment = _text("comment", comment)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.status != ClaimStatus.CLOSED:
         raise Conflict("only a closed claim can be rated", field="status")
@@ -415,7 +472,7 @@ async def record_satisfaction(
 
 async def add_satisfaction_comment(session: AsyncSession, *, claim_id: int, actor: Actor, comment: str) -> Claim:
     """The comment that may follow a rating: once, and only after the score."""
-    clean_comment = _text("comment", comment, required=True, limit=4096)
+    clean_comment = _text("comment", comment, required=True)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.satisfaction_score is None:
         raise Conflict("rate the claim before commenting", field="score")

@@ -22,5 +22,8 @@ class Customer(Timestamped, Base):
     # Set when Telegram answers 403 (blocked bot, deleted account): staff see it on the claim.
     bot_blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Set when the customer's personal data was erased on request (shared.customers.personal_data):
+    # the row stays, anonymised, so the claims' figures keep their customer.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_customer_phone", "phone"),)

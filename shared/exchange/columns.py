@@ -24,10 +24,10 @@ COLUMNS: tuple[str, ...] = (
     "amount_claimed",
     "amount_granted",
 )
-# Columns a file may leave out of its header altogether; every other column must be there
-# (its values may still be empty where the rules allow).
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"number", "customer_telegram_id"})
-REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS)
+# The columns a file's header must have; any other column may be left out altogether (as if
+# every row left it empty). A claim needs its words: `subject` or `description`, at least one.
+REQUIRED_COLUMNS: tuple[str, ...] = ("registered_at", "customer_name", "status")
+ONE_OF_COLUMNS: tuple[str, ...] = ("subject", "description")
 # Free text (customers', staff's or catalog names): protected against formula injection on export
 # (`shared.exchange.cells`) and unprotected on import. Codes, numbers, phones, amounts and timestamps
 # are not text in this sense and are left as they are.

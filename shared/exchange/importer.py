@@ -2,14 +2,17 @@
 bad row reported (line where its record starts, column, reason); a good file is written in the
 caller's transaction with COPY, so 100,000 rows take seconds, not minutes.
 
-Rules (issue 6): the header names the columns (any order; see `columns.py`); timestamps are ISO
-8601, one without an offset is in TIMEZONE; `status` new/in_progress/resolved/closed, where
-resolved and closed need `result` and `resolved_at` and the others have neither; unknown
-departments, employees (within their department) and reasons are created; customers are matched by
-Telegram id, else by phone (within the file too), else created; `responsible` must name an existing
-staff user (login or full name): staff accounts are never created from a file. Each claim gets one
-`imported` audit event. Claim numbers given in the file keep the year's counter ahead; rows without
-one are numbered from the counter of the year of their local registration date.
+Rules (issue 6): the header names the columns (any order; see `columns.py`): `registered_at`,
+`customer_name`, `status` and `subject` or `description` must be there, any other may be left out;
+timestamps are ISO 8601, one without an offset is in TIMEZONE; `status`
+new/in_progress/resolved/closed, where resolved and closed need `result` and `resolved_at` and the
+others have neither; a claim's description is its subject when the row gives only a subject;
+unknown departments, employees (matched by name alone: one person, one employee) and reasons are
+created; customers are matched by Telegram id, else by phone (within the file too), else created;
+`responsible` must name an existing staff user (login or full name): staff accounts are never
+created from a file. Each claim gets one `imported` audit event. Claim numbers given in the file
+keep the year's counter ahead; rows without one are numbered from the counter of the year of their
+local registration date.
 
 Like every service this never commits: the caller commits once (all or nothing).
 """
@@ -41,24 +44,24 @@ from shared.customers.service import normalize_phone
 from shared.enums import ActorKind, Channel, Priority, Remedy
 from shared.errors import DomainError, InvalidValue
 from shared.exchange.cells import csv_unprotect
-from shared.exchange.columns import COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
+from shared.exchange.columns import COLUMNS, ONE_OF_COLUMNS, REQUIRED_COLUMNS, TEXT_COLUMNS
 from shared.exchange.csvfile import FileRejected, RowError, decode, detect_delimiter, records
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
+from shared.text_limits import LONG_TEXT, SUBJECT
 
 Progress = Callable[[str, int, int], None]  # (phase: "check" | "write", done, total)
 
-MAX_TEXT = 20_000
 LIMITS = {
     "customer_name": 255,
-    "subject": 300,
+    "subject": SUBJECT,
     "reason": 200,
     "culprit_department": 200,
     "culprit_employee": 200,
     "number": 32,
-    "requirement": MAX_TEXT,
-    "description": MAX_TEXT,
-    "resolution": MAX_TEXT,
+    "requirement": LONG_TEXT,
+    "description": LONG_TEXT,
+    "resolution": LONG_TEXT,
     "responsible": 200,
 }
 CHUNK = 10_000  # rows per COPY batch (and per progress step)
@@ -196,9 +199,11 @@ class _RowChecker:
             if len(raw) > limit:
                 errors.append(RowError(line, column, "too_long", {"limit": limit}))
             values[column] = raw or None
-        for column in ("registered_at", "customer_name", "description", "status"):
+        for column in REQUIRED_COLUMNS:
             if not get(column):
                 errors.append(RowError(line, column, "required"))
+        if not any(get(column) for column in ONE_OF_COLUMNS):
+            errors.append(RowError(line, "description", "subject_or_description_required"))
 
         registered_at = take("registered_at", lambda v: parse_timestamp(v, self.tz) if v else None)
         resolved_at = take("resolved_at", lambda v: parse_timestamp(v, self.tz) if v else None)
@@ -253,7 +258,7 @@ class _RowChecker:
                 remedy = requirement.lower()
             else:
                 remedy, remedy_text = Remedy.OTHER.value, requirement
-        description = values["description"]
+        description = values["description"] or values["subject"]
         return Row(
             line=line,
             number=values["number"],
@@ -293,9 +298,12 @@ def _header(fields: list[str]) -> tuple[dict[str, int], list[RowError]]:
             errors.append(RowError(1, clean, "duplicate_column"))
         else:
             index[clean] = i
-    for column in REQUIRED_COLUMNS:
-        if column not in index:
-            errors.append(RowError(1, column, "missing_column"))
+    # Every missing column named at once: the person fixing the file sees the whole list.
+    missing = [column for column in REQUIRED_COLUMNS if column not in index]
+    if not any(column in index for column in ONE_OF_COLUMNS):
+        missing.append("/".join(ONE_OF_COLUMNS))
+    if missing:
+        errors.append(RowError(1, None, "missing_columns", {"columns": ", ".join(missing)}))
     return index, errors
 
 
@@ -335,7 +343,7 @@ def check_file(data: bytes, *, tz: ZoneInfo, progress: Progress | None = None) -
         checker = _RowChecker(index, tz)
         width = len(first[1])
         numbers: dict[str, int] = {}
-        number_at, responsible_at = index.get("number"), index["responsible"]
+        number_at, responsible_at = index.get("number"), index.get("responsible")
         for n, (line, fields) in enumerate(iterator, start=1):
             if len(fields) > width and any(f.strip() for f in fields[width:]):
                 errors.append(RowError(line, None, "too_many_fields", {"count": len(fields), "expected": width}))
@@ -421,33 +429,41 @@ async def _ensure_names(session: AsyncSession, model: type, names: set[str]) -> 
 
 
 async def _ensure_employees(
-    session: AsyncSession, keys: set[tuple[str, int | None]]
+    session: AsyncSession, named: list[tuple[str, int | None]]
 ) -> tuple[dict[tuple[str, int | None], int], int]:
-    """Employees by (name, department); with no department in the row, any employee of that name."""
-    if not keys:
+    """Employees matched by name: one person is one employee, whatever department a row names
+    with them. Of several existing employees with that name, the one in the row's department is
+    taken, else the first; a name not known yet is created once, in the first department the file
+    names with it. `named` is (employee, department id) of each row, in file order."""
+    if not named:
         return {}, 0
-    names = {name for name, _ in keys}
-    found = (
+    names = {name for name, _ in named}
+    known: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for ident, name, department_id in (
         await session.execute(
             select(Employee.id, Employee.name, Employee.department_id)
             .where(Employee.name.in_(names))
             .order_by(Employee.id)
         )
-    ).all()
-    out: dict[tuple[str, int | None], int] = {}
-    for ident, name, department_id in found:
-        out.setdefault((name, department_id), ident)
-        if (name, None) in keys:
-            out.setdefault((name, None), ident)
-    missing = sorted((k for k in keys if k not in out), key=lambda k: (k[0], k[1] or 0))
+    ).all():
+        known[name].append((ident, department_id))
+    first_department: dict[str, int | None] = {}
+    for name, department_id in named:
+        if name not in known and first_department.get(name) is None:
+            first_department[name] = department_id
+    missing = list(first_department)  # created in the order the file names them
     if missing:
         created = await session.execute(
             Employee.__table__.insert()
-            .values([{"name": name, "department_id": dept} for name, dept in missing])
+            .values([{"name": name, "department_id": first_department[name]} for name in missing])
             .returning(Employee.id, Employee.name, Employee.department_id)
         )
         for ident, name, department_id in created.all():
-            out[(name, department_id)] = ident
+            known[name].append((ident, department_id))
+    out: dict[tuple[str, int | None], int] = {}
+    for name, department_id in named:
+        candidates = known[name]
+        out[(name, department_id)] = next((i for i, d in candidates if d == department_id), candidates[0][0])
     return out, len(missing)
 
 
@@ -486,16 +502,20 @@ async def import_claims(
     )
     reasons, summary.reasons = await _ensure_names(session, Reason, {r.reason for r in rows if r.reason})
     employees, summary.employees = await _ensure_employees(
-        session, {(r.employee, departments.get(r.department)) for r in rows if r.employee}
+        session, [(r.employee, departments.get(r.department) if r.department else None) for r in rows if r.employee]
     )
 
     # The raw asyncpg connection of this session, inside its transaction, for COPY.
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        # SQLAlchemy begins the transaction on the connection at the session's first statement, and
+        # a file that names no catalog entry, staff user or claim number has run none yet.
+        await session.execute(text("SELECT 1"))
     assert raw.is_in_transaction(), "COPY must run inside the session's transaction"
 
     customer_of = await _match_customers(session, raw, rows, summary)
-    numbers = await _numbers(session, raw, rows, tz)
+    numbers = await _numbers(session, rows, tz)
     claim_ids = await _next_ids(raw, "claim", len(rows))
     sla = timedelta(hours=settings.sla_resolution_hours)
     now = utcnow()
@@ -624,7 +644,7 @@ async def _match_customers(session: AsyncSession, raw, rows: list[Row], summary:
     return [ids[slot[1]] if isinstance(slot, tuple) else slot for slot in slot_of_row]
 
 
-async def _numbers(session: AsyncSession, raw, rows: list[Row], tz: ZoneInfo) -> list[str]:
+async def _numbers(session: AsyncSession, rows: list[Row], tz: ZoneInfo) -> list[str]:
     """Given numbers kept (the counter moved past them); the rest take a block per local year."""
     highest: dict[int, str] = {}
     for row in rows:

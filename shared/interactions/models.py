@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Computed,
     DateTime,
     ForeignKey,
@@ -20,7 +21,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base
-from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel, check_in
+from shared.enums import AttachmentKind, DeliveryState, Direction, FileRemoval, InteractionChannel, check_in
 
 INTERACTION_SEARCH_SQL = (
     "to_tsvector('russian'::regconfig, coalesce(text, '')) || to_tsvector('english'::regconfig, coalesce(text, ''))"
@@ -87,7 +88,17 @@ class Attachment(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     # Where a staff upload or a cached download sits under CLAIMDESK_DATA_DIR/files.
     storage_path: Mapped[str | None] = mapped_column(String(500))
+    # The file is gone (deleted from the disk cache, its Telegram ids cleared) but the row stays:
+    # when, and why (the retention period ended, or the customer's data was erased).
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_reason: Mapped[str | None] = mapped_column(String(16))
 
     interaction: Mapped[Interaction] = relationship(back_populates="attachments", lazy="raise")
 
-    __table_args__ = (check_in("kind", AttachmentKind),)
+    __table_args__ = (
+        check_in("kind", AttachmentKind),
+        CheckConstraint(
+            "removed_reason IS NULL OR removed_reason IN (" + ", ".join(f"'{r.value}'" for r in FileRemoval) + ")",
+            name="removed_reason_allowed",
+        ),
+    )

@@ -24,7 +24,8 @@ from shared.db import driver_connection
 from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Interaction
-from shared.interactions.service import MAX_TEXT, AttachmentIn, TelegramRef, log_interaction
+from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.text_limits import LONG_TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +102,8 @@ async def store_inbound_text(
 ) -> StoredText:
     """Route and store a customer's text (no attachments) in one statement; see `_STORE_TEXT`."""
     # The checks of `log_interaction`, before anything is written.
-    if len(text) > MAX_TEXT:
-        raise InvalidValue("text", f"longer than {MAX_TEXT} characters")
+    if len(text) > LONG_TEXT:
+        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
     if not text.strip():
         raise InvalidValue("text", "must not be empty")
     raw = await driver_connection(session)

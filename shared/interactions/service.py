@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -22,8 +22,50 @@ from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionCh
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Attachment, Interaction
 from shared.outbox.service import enqueue
+from shared.text_limits import LONG_TEXT
 
-MAX_TEXT = 20_000
+# Kept under this name for the callers that import it (the bot's plain-text path).
+MAX_TEXT = LONG_TEXT
+
+
+def answers_the_customer(*, by_staff: bool, direction: Direction, channel: InteractionChannel) -> bool:
+    """Whether an interaction is staff speaking to the customer: the claim's first response (the
+    SLA clock) is the first of these that reached them. An internal note never is."""
+    return by_staff and direction is not Direction.INTERNAL and channel is not InteractionChannel.NOTE
+
+
+async def record_first_response(session: AsyncSession, *, claim_id: int, at: datetime) -> None:
+    """The claim's first response is the earliest answer that reached the customer: set it when it
+    is unset or later than `at`. One UPDATE (the delivery worker holds no claim object); the claim's
+    version is left alone, so nobody's open edit goes stale for it."""
+    await session.execute(
+        update(Claim)
+        .where(Claim.id == claim_id, or_(Claim.first_response_at.is_(None), Claim.first_response_at > at))
+        .values(first_response_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def response_delivered(session: AsyncSession, *, interaction_id: int, at: datetime) -> None:
+    """The delivery worker got a message to the customer at `at`: when it was staff speaking (a
+    reply, or the news of a status change they made: the interaction names them as its author),
+    it may be the claim's first response. A message Telegram refused never comes here."""
+    row = (
+        await session.execute(
+            select(Interaction.claim_id, Interaction.author_id, Interaction.direction, Interaction.channel).where(
+                Interaction.id == interaction_id
+            )
+        )
+    ).one_or_none()
+    if row is None or row.claim_id is None:
+        return
+    staff_spoke = answers_the_customer(
+        by_staff=row.author_id is not None,
+        direction=Direction(row.direction),
+        channel=InteractionChannel(row.channel),
+    )
+    if staff_spoke:
+        await record_first_response(session, claim_id=row.claim_id, at=at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +117,8 @@ async def log_interaction(
     """
     direction = Direction(direction)
     channel = InteractionChannel(channel)
-    if len(text) > MAX_TEXT:
-        raise InvalidValue("text", f"longer than {MAX_TEXT} characters")
+    if len(text) > LONG_TEXT:
+        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
     if not text.strip() and not attachments:
         raise InvalidValue("text", "must not be empty")
     claim: Claim | None = None
@@ -152,15 +194,14 @@ async def log_interaction(
     else:
         set_committed_value(interaction, "attachments", [])
 
-    if claim is not None:
-        # The first thing staff say to the customer is the first response (SLA clock stops).
-        if (
-            actor.is_staff
-            and direction is not Direction.INTERNAL
-            and channel is not InteractionChannel.NOTE
-            and claim.first_response_at is None
-        ):
-            claim.first_response_at = values["occurred_at"]
+    if claim is not None and delivery_state is None:
+        # What staff said to the customer by phone, e-mail or in person reached them when it
+        # happened: the first such answer stops the SLA clock. A message queued for Telegram
+        # counts when the delivery worker gets it through (`response_delivered`), not now.
+        at = values["occurred_at"]
+        staff_spoke = answers_the_customer(by_staff=actor.is_staff, direction=direction, channel=channel)
+        if staff_spoke and (claim.first_response_at is None or claim.first_response_at > at):
+            claim.first_response_at = at
     if claim is not None and audit:
         await log_claim_event(
             session,

@@ -28,8 +28,9 @@ from shared.interactions.models import Interaction
 from shared.interactions.routing import route_inbound, store_inbound
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
 from shared.notifications.flows import decision_stamp, staff_dispute
+from shared.text_limits import LONG_TEXT
 
-MAX_REASON = 4096
+MAX_REASON = LONG_TEXT
 
 
 async def _current_decision(session: AsyncSession, *, claim_id: int, customer_id: int, stamp: int) -> Claim:

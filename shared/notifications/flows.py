@@ -161,15 +161,23 @@ async def on_registered(session: AsyncSession, *, claim: Claim, actor: Actor) ->
 
 
 async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimStatus, actor: Actor) -> None:
+    """Tell the customer about a status change. The news of a change staff made names them as its
+    author: once it reaches the customer it may be the claim's first response."""
     status = ClaimStatus(claim.status)
     customer = await session.get_one(Customer, claim.customer_id)
     if customer.telegram_chat_id is None:
         return
     t = _translator(customer)
     number = esc(claim.number)
+    author_id = actor.id if actor.is_staff else None
     if previous is ClaimStatus.NEW and status is ClaimStatus.IN_PROGRESS:
         await queue_customer_message(
-            session, claim=claim, customer=customer, kind="taken", text=t("delivery.taken", number=number)
+            session,
+            claim=claim,
+            customer=customer,
+            kind="taken",
+            text=t("delivery.taken", number=number),
+            author_id=author_id,
         )
     elif status is ClaimStatus.RESOLVED:
         await queue_customer_message(
@@ -178,6 +186,7 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
             customer=customer,
             kind="decision",
             text=decision_text(t, claim),
+            author_id=author_id,
             reply_markup=_inline(
                 [
                     [
@@ -198,12 +207,13 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
             customer=customer,
             kind="closed_survey",
             text=f"{head}\n\n{t('delivery.survey.question')}",
+            author_id=author_id,
             reply_markup=survey_markup(t, claim.id),
         )
     elif previous is ClaimStatus.RESOLVED and status is ClaimStatus.IN_PROGRESS:
         key = "delivery.dispute_received" if actor.kind is ActorKind.CUSTOMER else "delivery.reopened"
         await queue_customer_message(
-            session, claim=claim, customer=customer, kind="reopened", text=t(key, number=number)
+            session, claim=claim, customer=customer, kind="reopened", text=t(key, number=number), author_id=author_id
         )
 
 

@@ -1,6 +1,8 @@
 """Periodic checks run by the worker: auto-close unanswered decisions, remind customers before
 the first-response deadline, alert staff about overdue claims, free leases of dead workers, forget
-the bot's handled update ids once Telegram can no longer redeliver them (hourly).
+the bot's handled update ids once Telegram can no longer redeliver them (hourly), and delete the
+files of claims closed longer ago than ATTACHMENT_RETENTION_DAYS (hourly; the rows stay, noted
+as expired).
 
 Each claim is handled in its own transaction under its row lock, re-checking the condition, so
 two workers sweeping at once act once; a refusal (the customer answered meanwhile) is skipped.
@@ -20,6 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,7 +36,10 @@ from shared.claims.service import transition
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
 from shared.clock import utcnow
 from shared.customers.models import Customer
+from shared.enums import DeliveryState, FileRemoval
 from shared.errors import DomainError
+from shared.interactions.attachment_files import delete_files, files_dir, files_on_disk, forget_file
+from shared.interactions.models import Attachment, Interaction
 from shared.notifications import flows
 from shared.outbox.models import OutboxMessage
 from shared.outbox.queue import release_expired_leases
@@ -54,6 +60,7 @@ class SweepResult:
     overdue_alerts: int = 0
     leases_released: int = 0
     updates_forgotten: int = 0
+    attachments_expired: int = 0
 
 
 REMINDED = "sla_reminded"
@@ -64,6 +71,16 @@ _LEGACY_KINDS = {REMINDED: "sla_reminder", OVERDUE_ALERTED: "staff_overdue"}
 
 def _marked(kind: str, claim_id: object) -> object:
     return exists().where(ClaimEvent.claim_id == claim_id, ClaimEvent.kind == kind)
+
+
+def _answer_on_its_way(claim_id: object) -> object:
+    """Staff answered and the answer waits for delivery: no "we have not forgotten you" meanwhile
+    (the first response is recorded when it arrives)."""
+    return exists().where(
+        Interaction.claim_id == claim_id,
+        Interaction.author_id.is_not(None),
+        Interaction.delivery_state == DeliveryState.QUEUED.value,
+    )
 
 
 async def _mark(session: AsyncSession, claim_id: int, kind: str, now: datetime) -> None:
@@ -120,6 +137,7 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
                     Claim.registered_at > now - window,  # past the deadline a reminder is no use
                     Customer.telegram_chat_id.is_not(None),
                     ~_marked(REMINDED, Claim.id),
+                    ~_answer_on_its_way(Claim.id),
                 )
                 .order_by(Claim.registered_at)
                 .limit(BATCH)
@@ -133,6 +151,8 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
                 continue
             if await session.scalar(select(_marked(REMINDED, claim_id))):
                 continue  # another worker reminded meanwhile (it held the lock first)
+            if await session.scalar(select(_answer_on_its_way(claim_id))):
+                continue
             if await flows.sla_reminder(session, claim=claim) is not None:
                 await _mark(session, claim_id, REMINDED, now)
                 sent += 1
@@ -195,9 +215,48 @@ async def adopt_outbox_markers(sessions: async_sessionmaker[AsyncSession]) -> in
     return adopted
 
 
+async def expire_attachments(sessions: async_sessionmaker[AsyncSession], now: datetime, *, files_root: Path) -> int:
+    """The files of claims closed longer ago than the retention period: deleted from the disk
+    cache and their Telegram ids cleared, each attachment row kept with a note that it expired.
+    A batch per transaction; its files are deleted once it is committed."""
+    days = get_settings().attachment_retention_days
+    if days is None:
+        return 0
+    cutoff = now - timedelta(days=days)
+    expired = 0
+    while True:
+        async with sessions() as session, session.begin():
+            batch = (
+                await session.scalars(
+                    select(Attachment)
+                    .join(Interaction, Interaction.id == Attachment.interaction_id)
+                    .join(Claim, Claim.id == Interaction.claim_id)
+                    .where(
+                        Claim.status == ClaimStatus.CLOSED.value,
+                        Claim.closed_at < cutoff,
+                        Attachment.removed_at.is_(None),
+                    )
+                    .order_by(Attachment.id)
+                    .limit(BATCH)
+                    .with_for_update(of=Attachment, skip_locked=True)
+                )
+            ).all()
+            places = [forget_file(a, reason=FileRemoval.EXPIRED, at=now) for a in batch]
+        delete_files(files_on_disk(files_root, places))
+        expired += len(batch)
+        if len(batch) < BATCH:
+            return expired
+
+
 async def sweep_once(
-    sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None, forget_updates: bool = True
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime | None = None,
+    forget_updates: bool = True,
+    expire_files: bool = True,
+    files_root: Path | None = None,
 ) -> SweepResult:
+    """`forget_updates`, `expire_files`: the hourly parts (each a scan of its table)."""
     now = now or utcnow()
     result = SweepResult()
     async with sessions() as session, session.begin():
@@ -205,6 +264,9 @@ async def sweep_once(
     if forget_updates:
         async with sessions() as session, session.begin():
             result.updates_forgotten = await forget_processed_updates(session, before=now - PROCESSED_UPDATE_RETENTION)
+    if expire_files:
+        root = files_root or files_dir(get_settings().data_dir)
+        result.attachments_expired = await expire_attachments(sessions, now, files_root=root)
     result.auto_closed = await auto_close(sessions, now)
     result.reminded = await sla_reminders(sessions, now)
     result.overdue_alerts = await overdue_alerts(sessions, now)
@@ -226,7 +288,7 @@ async def run_sweeper(
         try:
             # The old update ids are found by a scan of their table: once an hour is enough.
             forget = time.monotonic() - forgotten_at >= FORGET_UPDATES_EVERY
-            await sweep_once(sessions, forget_updates=forget)
+            await sweep_once(sessions, forget_updates=forget, expire_files=forget)
             if forget:
                 forgotten_at = time.monotonic()
         except Exception:  # a failed sweep is retried next time; the worker keeps delivering

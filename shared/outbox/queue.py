@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.interactions.service import response_delivered
 from shared.outbox.service import NOTIFY_CHANNEL
 
 UNFINISHED = ("pending", "sending")
@@ -146,23 +147,28 @@ async def mark_sent(
     tg_message_id: int | None,
     note: str | None = None,
 ) -> bool:
-    """Record a delivery on the outbox row and on its interaction; False when the lease was lost."""
+    """Record a delivery on the outbox row and on its interaction (and, when staff spoke, the
+    claim's first response at the delivery time); False when the lease was lost."""
     async with sessions() as session, session.begin():
-        interaction_id = await session.scalar(
-            text(
-                """
-                UPDATE outbox_message
-                SET status = 'sent', sent_at = clock_timestamp(), lease_until = NULL,
-                    tg_message_id = :mid, last_error = :note
-                WHERE id = :id AND status = 'sending' AND attempts = :attempt
-                RETURNING coalesce(interaction_id, 0)
-                """
-            ),
-            {"id": message.id, "attempt": message.attempt, "mid": tg_message_id, "note": note},
-        )
-        if interaction_id is None:
+        sent = (
+            await session.execute(
+                text(
+                    """
+                    UPDATE outbox_message
+                    SET status = 'sent', sent_at = clock_timestamp(), lease_until = NULL,
+                        tg_message_id = :mid, last_error = :note
+                    WHERE id = :id AND status = 'sending' AND attempts = :attempt
+                    RETURNING coalesce(interaction_id, 0), sent_at
+                    """
+                ),
+                {"id": message.id, "attempt": message.attempt, "mid": tg_message_id, "note": note},
+            )
+        ).one_or_none()
+        if sent is None:
             return False
+        interaction_id, sent_at = sent
         if interaction_id:
+            await response_delivered(session, interaction_id=interaction_id, at=sent_at)
             # The Telegram reference is unique per (chat, message, edit); should another row ever
             # hold it, the delivery is still recorded, without the reference.
             params = {"iid": interaction_id, "chat": message.chat_id, "mid": tg_message_id}

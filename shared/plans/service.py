@@ -20,6 +20,7 @@ from shared.clock import utcnow
 from shared.errors import Conflict, DomainError, InvalidValue, NotFound, StaleVersion
 from shared.notifications.flows import on_plan_change
 from shared.plans.models import PlanItem
+from shared.text_limits import LONG_TEXT
 
 PLAN_FIELDS = ("title", "details", "owner_id", "due_date", "outcome", "position", "visible_to_customer")
 
@@ -87,6 +88,9 @@ def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
         if len(title) > 300:
             raise InvalidValue("title", "longer than 300 characters")
         clean["title"] = title
+    for field in ("details", "outcome"):
+        if len(clean.get(field) or "") > LONG_TEXT:
+            raise InvalidValue(field, f"longer than {LONG_TEXT} characters")
     if "due_date" in clean and clean["due_date"] is not None and not isinstance(clean["due_date"], date):
         raise InvalidValue("due_date", "must be a date")
     if "position" in clean and (not isinstance(clean["position"], int) or clean["position"] < 0):
@@ -174,6 +178,8 @@ async def complete_plan_item(
     at: datetime | None = None,
 ) -> PlanItem:
     """Mark an activity done (with its outcome) or undo that."""
+    if len(outcome or "") > LONG_TEXT:
+        raise InvalidValue("outcome", f"longer than {LONG_TEXT} characters")
     item = await get_plan_item(session, item_id=item_id)
     await _open_claim(session, item.claim_id)
     before = {"done_at": item.done_at, "outcome": item.outcome}

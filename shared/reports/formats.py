@@ -79,12 +79,35 @@ def satisfaction_tables(report: SatisfactionReport, t: Translator) -> list[Table
     ]
 
 
+# An employee's row names the employee, their id and their department: two people of one name
+# stay two rows that a reader can tell apart.
+_EMPLOYEE_COLUMNS = [("employee", "text"), ("employee_id", "int"), ("employee_department", "text")]
+
+
+def _employee_row(row: Any, t: Translator) -> dict[str, Any]:
+    return {
+        "employee": group_label(row.employee, t),
+        "employee_id": row.employee_id,
+        "employee_department": row.department if row.employee_id is not None else None,
+    }
+
+
 def structure_tables(report: StructureReport, t: Translator) -> list[Table]:
     tables = []
-    for key, dimension in (("by_department", "department"), ("by_reason", "reason"), ("by_employee", "employee")):
+    for key, dimension in (("by_department", "department"), ("by_reason", "reason")):
         columns = _columns(t, [(dimension, "text"), ("count", "int"), ("share_pct", "pct")])
         total = {dimension: None, "count": report.total, "share_pct": 100.0 if report.total else 0.0}
         tables.append(_table_from(t(f"reports.sheet.{key}"), columns, getattr(report, key), total, t, dimension))
+    employees = Table(
+        name=t("reports.sheet.by_employee"),
+        columns=_columns(t, [*_EMPLOYEE_COLUMNS, ("count", "int"), ("share_pct", "pct")]),
+    )
+    for row in report.by_employee:
+        values = _employee_row(row, t) | {"count": row.count, "share_pct": row.share_pct}
+        employees.rows.append([values.get(c.key) for c in employees.columns])
+    employees.rows.append([t("reports.total"), None, None, report.total, 100.0 if report.total else 0.0])
+    employees.has_total = True
+    tables.append(employees)
     cells = Table(
         name=t("reports.sheet.cells"),
         columns=_columns(t, [("department", "text"), ("reason", "text"), ("count", "int")]),
@@ -102,7 +125,7 @@ def structure_csv_table(report: StructureReport, t: Translator) -> Table:
             ("dimension", "text"),
             ("department", "text"),
             ("reason", "text"),
-            ("employee", "text"),
+            *_EMPLOYEE_COLUMNS,
             ("count", "int"),
             ("share_pct", "pct"),
         ],
@@ -112,7 +135,8 @@ def structure_csv_table(report: StructureReport, t: Translator) -> Table:
         for row in getattr(report, key):
             values = {
                 "dimension": t(f"reports.sheet.{key}"),
-                dimension: group_label(getattr(row, dimension), t),
+                **({dimension: group_label(getattr(row, dimension), t)} if key != "by_employee" else {}),
+                **(_employee_row(row, t) if key == "by_employee" else {}),
                 "count": row.count,
                 "share_pct": row.share_pct,
             }

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.catalogs.models import Department, Employee
 from shared.claims.filters import ClaimFilters
 from shared.claims.models import Claim
 from shared.reports.common import (
@@ -39,7 +40,12 @@ class ReasonShare(BaseModel):
 
 
 class EmployeeShare(BaseModel):
+    """One culprit employee: two employees of the same name are told apart by their id and their
+    department (the employee's own, from the catalog)."""
+
+    employee_id: int | None
     employee: str | None
+    department: str | None
     count: int
     share_pct: float
 
@@ -76,6 +82,18 @@ def structure_query(params: StructureParams, filters: ClaimFilters | None, tz: Z
     )
 
 
+async def _employees(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    """Name and department of each employee behind the rows."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Employee.id, Employee.name, Department.name)
+        .outerjoin(Department, Department.id == Employee.department_id)
+        .where(Employee.id.in_(ids))
+    )
+    return {ident: (name, department) for ident, name, department in rows.all()}
+
+
 def _order(name: str | None, count: int) -> tuple:
     return (-count, name is None, name or "")
 
@@ -87,7 +105,7 @@ async def structure_report(
     result = (await session.execute(structure_query(params, filters, tz))).all()
     depts = await group_names(session, "department", {r[0] for r in result if r[0] is not None})
     reasons = await group_names(session, "reason", {r[1] for r in result if r[1] is not None})
-    emps = await group_names(session, "employee", {r[2] for r in result if r[2] is not None})
+    emps = await _employees(session, {r[2] for r in result if r[2] is not None})
 
     total = sum(r[4] for r in result if r[3] == _BY_DEPARTMENT)
     by_department, by_reason, by_employee, cells = [], [], [], []
@@ -99,13 +117,21 @@ async def structure_report(
         elif grouping == _BY_REASON:
             by_reason.append(ReasonShare(reason=reason, count=count, share_pct=pct(count, total)))
         elif grouping == _BY_EMPLOYEE:
-            employee = emps.get(emp_id) if emp_id is not None else None
-            by_employee.append(EmployeeShare(employee=employee, count=count, share_pct=pct(count, total)))
+            name, department = emps.get(emp_id, (None, None)) if emp_id is not None else (None, None)
+            by_employee.append(
+                EmployeeShare(
+                    employee_id=emp_id,
+                    employee=name,
+                    department=department,
+                    count=count,
+                    share_pct=pct(count, total),
+                )
+            )
         elif grouping == _CELLS:
             cells.append(Cell(department=dept, reason=reason, count=count))
     by_department.sort(key=lambda r: _order(r.department, r.count))
     by_reason.sort(key=lambda r: _order(r.reason, r.count))
-    by_employee.sort(key=lambda r: _order(r.employee, r.count))
+    by_employee.sort(key=lambda r: (*_order(r.employee, r.count), r.department or "", r.employee_id or 0))
     cells.sort(key=lambda r: (-r.count, r.department is None, r.department or "", r.reason is None, r.reason or ""))
     return StructureReport(
         date_from=params.date_from,

@@ -143,7 +143,6 @@ async def test_two_patches_with_one_etag_one_wins(api: Api) -> None:
 async def test_patch_fields_and_reassignment_rule(api: Api) -> None:
     ids = await _seed(api)
     claim = await api.json("GET", f"/api/v1/claims/{ids['b']}")
-    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     changed = await api.json(
         "PATCH",
         f"/api/v1/claims/{ids['b']}",
@@ -151,9 +150,7 @@ async def test_patch_fields_and_reassignment_rule(api: Api) -> None:
         headers={"If-Match": f'"v{claim["version"]}"'},
         json={
             "reason_id": ids["reason"],
-            "due_at": due,
             "subject": "Повреждение",
-            "amount_granted": "10.5",
             "responsible_id": api.user_ids["operator"],
         },
     )
@@ -188,6 +185,75 @@ async def test_patch_fields_and_reassignment_rule(api: Api) -> None:
         "PATCH", f"/api/v1/claims/{ids['b']}", headers={"If-Match": '"v3"'}, json={"reason_id": 999999}, expect=422
     )
     assert unknown_ref["errors"][0]["field"] == "reason_id"
+
+
+async def test_amount_granted_and_due_date_are_a_managers_with_a_reason(api: Api) -> None:
+    """Fix 6: an operator set amount_granted and moved due_at a century ahead on a new claim,
+    hiding it from overdue tracking. Now the amount is given when resolving (or by a manager), and
+    the due date moves only by a manager who says why, to a date the tracking still sees."""
+    ids = await _seed(api)
+    url = f"/api/v1/claims/{ids['b']}"
+    claim = await api.json("GET", url)
+    tag = {"If-Match": f'"v{claim["version"]}"'}
+    century = (datetime.now(UTC) + timedelta(days=36500)).isoformat()
+    refused = await api.json("PATCH", url, as_="operator", headers=tag, json={"amount_granted": "10.5"}, expect=403)
+    assert refused["code"] == "forbidden" and refused["errors"][0]["field"] == "amount_granted"
+    refused = await api.json(
+        "PATCH",
+        url,
+        as_="operator",
+        headers={**tag, "Accept-Language": "ru"},
+        json={"due_at": century, "due_reason": "так надо"},
+        expect=403,
+    )
+    assert refused["detail"] == "Переносить срок рассмотрения может только руководитель (с причиной в due_reason)."
+    three_days = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    no_reason = await api.json("PATCH", url, as_="manager", headers=tag, json={"due_at": three_days}, expect=422)
+    assert no_reason["errors"][0]["field"] == "due_reason"
+    assert no_reason["detail"] == "Say why the due date moves (due_reason): it is kept in the claim's history."
+    too_far = await api.json(
+        "PATCH", url, as_="manager", headers=tag, json={"due_at": century, "due_reason": "ждём суд"}, expect=422
+    )
+    assert too_far["errors"][0]["field"] == "due_at"
+    cleared = await api.json(
+        "PATCH", url, as_="manager", headers=tag, json={"due_at": None, "due_reason": "без срока"}, expect=422
+    )
+    assert cleared["errors"][0]["field"] == "due_at"
+    unchanged = await api.json("GET", url)
+    assert (unchanged["version"], unchanged["due_at"], unchanged["amount_granted"]) == (
+        claim["version"],
+        claim["due_at"],
+        None,
+    )
+
+    moved = await api.json(
+        "PATCH",
+        url,
+        as_="manager",
+        headers=tag,
+        json={"due_at": three_days, "due_reason": "ждём заключение экспертизы", "amount_granted": "10.5"},
+    )
+    assert moved["amount_granted"] == "10.50" and moved["due_at"] != claim["due_at"]
+    events = await api.json("GET", f"{url}/events")
+    (event,) = [e for e in events["items"] if e["kind"] == "updated"]
+    assert event["actor_staff_id"] == api.user_ids["manager"]
+    assert event["after"]["due_reason"] == "ждём заключение экспертизы"
+    assert event["before"]["due_at"] is not None and event["after"]["due_at"] is not None
+
+    # The amount granted goes with a decision, by anyone who may decide; not with other steps.
+    transitions = f"{url}/transitions"
+    early = await api.json(
+        "POST", transitions, as_="operator", json={"to": "in_progress", "amount_granted": "5"}, expect=422
+    )
+    assert early["errors"][0]["field"] == "amount_granted"
+    await api.json("POST", transitions, as_="operator", json={"to": "in_progress"})
+    resolved = await api.json(
+        "POST",
+        transitions,
+        as_="operator",
+        json={"to": "resolved", "result": "partially_satisfied", "resolution": "Вернём часть", "amount_granted": "7"},
+    )
+    assert resolved["amount_granted"] == "7.00"
 
 
 async def test_transitions_and_events(api: Api) -> None:

@@ -189,3 +189,72 @@ async def test_staff_files_go_as_document_and_photo(db, emu: BotApiEmulator, dat
     assert [k for k, _ in kinds[1:]] == ["document", "photo"] and kinds[1][1] == "act.pdf"
     assert row.delivery_state == "sent" and row.tg_message_id == user.messages[0].message_id
     assert await user.download(user.messages[1].file_id or "") == b"%PDF-1.4 act of inspection"
+
+
+async def test_a_long_decision_goes_in_parts_in_order_from_one_outbox_row(
+    db, flood_emu: BotApiEmulator, database_url: str
+) -> None:
+    """A resolution far over Telegram's 4,096 characters (and over the 20,000 the desk once kept):
+    the customer gets it whole, in order, in parts cut between paragraphs, the buttons on the last
+    part; the outbox keeps one row for the one decision."""
+    from shared.claims.service import transition
+
+    async with db() as session, session.begin():
+        claim, staff = await claim_for(session, flood_emu)
+        await transition(session, claim_id=claim.id, to="in_progress", actor=staff)
+    user = flood_emu.user(await _chat(db, claim.customer_id))
+    paragraphs = [f"Пункт {i}: проверили <партию> № {i} & акт —" + " всё в порядке" * 100 for i in range(20)]
+    resolution = "\n\n".join(paragraphs)  # ~29,000 characters, with characters HTML must escape
+    async with running_worker(db, flood_emu, database_url):
+        await user.wait_for_messages(1, timeout=5)  # "taken into work"
+        async with db() as session, session.begin():
+            await transition(
+                session, claim_id=claim.id, to="resolved", actor=staff, result="rejected", resolution=resolution
+            )
+
+        async def decision_sent() -> list[OutboxMessage] | None:
+            async with db() as session:
+                rows = (
+                    await session.scalars(
+                        select(OutboxMessage).where(OutboxMessage.payload["kind"].as_string() == "decision")
+                    )
+                ).all()
+            return list(rows) if rows and rows[0].status == "sent" else None
+
+        rows = await wait_until(decision_sent, timeout=40)
+    parts = user.messages[1:]
+    assert len(parts) >= 8 and all(len(p.text or "") <= TEXT_LIMIT for p in parts)
+    assert all(p.parse_mode == "HTML" for p in parts)  # each part parsed as HTML: no tag or entity cut
+    received = "\n\n".join(p.text or "" for p in parts)
+    at = [received.find(paragraph) for paragraph in paragraphs]
+    assert -1 not in at and at == sorted(at)  # every paragraph whole and in order, none cut in two
+    assert [bool(p.buttons) for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert [(r.status, r.tg_message_id) for r in rows] == [("sent", parts[0].message_id)]
+    assert flood_emu.stats["responses_429"] == 0
+
+
+async def test_the_first_response_is_the_first_reply_that_reached_the_customer(
+    db, flood_emu: BotApiEmulator, database_url: str
+) -> None:
+    """A reply Telegram refused (the customer had blocked the bot) is no answer; the first reply
+    delivered is, at the time it was delivered."""
+    from shared.claims.models import Claim
+
+    async with db() as session, session.begin():
+        claim, staff = await claim_for(session, flood_emu)
+    user = flood_emu.user(await _chat(db, claim.customer_id))
+    user.block()
+    async with running_worker(db, flood_emu, database_url):
+        refused = await staff_reply(db, claim, staff, "Здравствуйте! Разбираемся.")
+        assert (await _settled(db, refused)).delivery_state == "failed"
+        async with db() as session:
+            assert (await session.get_one(Claim, claim.id)).first_response_at is None
+        user.unblock()
+        delivered = await staff_reply(db, claim, staff, "Здравствуйте ещё раз! Разбираемся.")
+        row = await _settled(db, delivered)
+    assert row.delivery_state == "sent" and [m.text for m in user.messages] == ["Здравствуйте ещё раз! Разбираемся."]
+    box = await _outbox(db, delivered)
+    async with db() as session:
+        stored = await session.get_one(Claim, claim.id)
+    assert stored.first_response_at == box.sent_at  # the delivery time, not the time it was queued
+    assert stored.first_response_at > row.occurred_at

@@ -20,7 +20,8 @@ from shared.customers.models import Customer
 from shared.exchange import ImportRejected, import_claims
 from shared.exchange.columns import COLUMNS
 from shared.reports.structure import StructureParams, structure_report
-from tests.exchange.cfpb import CFPB_SAMPLE, cfpb_as_claims_csv
+from shared.text_limits import LONG_TEXT
+from tests.exchange.cfpb import CFPB_SAMPLE, cfpb_as_claims_csv, cfpb_narratives
 from tests.factories import make_customer, make_staff
 from tests.reports.conftest import MOSCOW
 
@@ -76,7 +77,7 @@ async def test_a_file_with_bad_rows_reports_each_and_imports_nothing(db) -> None
         (7, "customer_phone", "bad_phone"),
         (7, "result", "result_forbidden"),
         (8, "channel", "bad_choice"),
-        (8, "description", "required"),
+        (8, "description", "subject_or_description_required"),
         (8, "amount_claimed", "bad_amount"),
         (9, "resolved_at", "before"),
         (10, "customer_telegram_id", "bad_telegram_id"),
@@ -117,11 +118,55 @@ async def test_header_problems_are_reported_on_line_one(db) -> None:
             await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
     errors = {(e.line, e.column, e.code) for e in caught.value.errors}
     assert (1, "colour", "unknown_column") in errors and (1, "status", "duplicate_column") in errors
-    assert (1, "description", "missing_column") in errors and all(e.line == 1 for e in caught.value.errors)
+    assert all(e.line == 1 for e in caught.value.errors)
+    # Every missing required column named in one error.
+    (missing,) = [e for e in caught.value.errors if e.code == "missing_columns"]
+    assert missing.params == {"columns": "subject/description"}
     for data in (b"", b"number,registered_at\n", "\u0098".encode("latin-1") * 3):
         async with db() as session:
             with pytest.raises(ImportRejected):
                 await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+
+
+async def test_only_four_columns_are_required_and_every_missing_one_is_named_at_once(db) -> None:
+    data = b"customer_phone,amount_claimed\n+79120001122,100\n"
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+    (error,) = caught.value.errors
+    assert (error.line, error.column, error.code) == (1, None, "missing_columns")
+    assert error.reason() == (
+        "Required columns missing from the header: registered_at, customer_name, status, subject/description"
+    )
+    from shared.i18n import get_translator
+
+    assert error.reason(get_translator("ru")).startswith("В заголовке нет обязательных колонок: registered_at")
+
+    # The four (with a subject instead of a description) are enough; the rest may be left out.
+    minimal = make_csv(
+        [
+            {"registered_at": "2026-03-02 10:00", "customer_name": "Иван", "subject": "Вмятина", "status": "new"},
+            {"registered_at": "2026-03-03 10:00", "customer_name": "Ольга", "subject": "", "status": "in_progress"},
+        ],
+        columns=("registered_at", "customer_name", "subject", "status"),
+    )
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=minimal, actor=Actor.system(), tz=MOSCOW)
+    assert [(e.line, e.column, e.code) for e in caught.value.errors] == [
+        (3, "description", "subject_or_description_required")
+    ]
+    minimal = minimal.replace("Ольга,,".encode(), "Ольга,Не пришёл курьер,".encode())
+    async with db() as session:
+        summary = await import_claims(session, data=minimal, actor=Actor.system(), tz=MOSCOW)
+        await session.commit()
+    assert (summary.claims, summary.customers) == (2, 2)
+    async with db() as session:
+        claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
+    assert [(c.subject, c.description, c.channel, c.status) for c in claims] == [
+        ("Вмятина", "Вмятина", "import", "new"),
+        ("Не пришёл курьер", "Не пришёл курьер", "import", "in_progress"),
+    ]
 
 
 async def test_broken_quotes_are_reported_at_the_record_start(db) -> None:
@@ -184,7 +229,7 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
     async with db() as session:
         summary = await import_claims(session, data=data, actor=Actor.staff(staff.id), tz=MOSCOW)
         await session.commit()
-    assert summary.as_dict() == {"claims": 5, "customers": 2, "departments": 0, "employees": 2, "reasons": 1}
+    assert summary.as_dict() == {"claims": 5, "customers": 2, "departments": 0, "employees": 1, "reasons": 1}
     assert summary.encoding == encoding and summary.delimiter == delimiter
     async with db() as session:
         claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
@@ -198,8 +243,10 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
         assert (second.remedy, second.remedy_text) == ("other", "Верните деньги и извинитесь")
         assert third.customer_id == second.customer_id != first.customer_id
         assert fourth.customer_id == fifth.customer_id and fourth.channel == "import"
-        # "Петров" with Доставка and "Петров" with no department are two employee entries.
-        assert first.culprit_employee_id != third.culprit_employee_id
+        # "Петров" with Доставка and "Петров" with no department are one person: one employee, in Доставка.
+        assert first.culprit_employee_id == third.culprit_employee_id
+        petrov = await session.get_one(Employee, first.culprit_employee_id)
+        assert petrov.department_id == delivery.id
         assert [c.number for c in claims] == ["2026-000001", "2026-000002", "2026-000003", "2026-000004", "2026-000005"]
         assert first.due_at is not None and first.version == 1
         events = (await session.scalars(select(ClaimEvent).order_by(ClaimEvent.id))).all()
@@ -207,12 +254,53 @@ async def test_a_good_file_imports_in_any_encoding_delimiter_and_column_order(db
             (c.id, "imported", "staff", staff.id) for c in claims
         ]
         assert events[0].after == {"number": "2026-000001", "status": "new", "line": 2}
-        assert await count(session, Employee) == 2
+        assert await count(session, Employee) == 1
         # the search vector is computed for imported claims too
         hit = await session.scalar(
             select(Claim.id).where(Claim.search_vector.op("@@")(func.plainto_tsquery("russian", "курьер")))
         )
         assert hit == first.id
+
+
+async def test_one_person_is_one_employee_whatever_the_department(db) -> None:
+    """Employees are matched by name: a person named with several departments is created once (in
+    the first department named), an existing one is reused; the structure report lists each
+    employee once, with their id and department."""
+    async with db() as session:
+        sales = Department(name="Продажи")
+        session.add(sales)
+        await session.flush()
+        session.add(Employee(name="Сидорова", department_id=sales.id))
+        await session.commit()
+    data = make_csv(
+        [
+            row(culprit_employee="Петров"),
+            row(culprit_employee="Петров", culprit_department="Доставка"),
+            row(culprit_employee="Петров", culprit_department="Склад"),
+            row(culprit_employee="Сидорова", culprit_department="Склад"),
+            row(culprit_employee="Сидорова"),
+        ]
+    )
+    async with db() as session:
+        summary = await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+        await session.commit()
+    assert (summary.employees, summary.departments) == (1, 2)
+    async with db() as session:
+        employees = {e.name: e for e in (await session.scalars(select(Employee))).all()}
+        assert set(employees) == {"Петров", "Сидорова"}
+        departments = dict((await session.execute(select(Department.name, Department.id))).all())
+        assert employees["Петров"].department_id == departments["Доставка"]
+        claims = (await session.scalars(select(Claim).order_by(Claim.id))).all()
+        assert [c.culprit_employee_id for c in claims] == [employees["Петров"].id] * 3 + [employees["Сидорова"].id] * 2
+        # The claim keeps the department its row named.
+        assert claims[2].culprit_department_id == departments["Склад"]
+        report = await structure_report(
+            session, params=StructureParams(**{"from": "2026-03-01", "to": "2026-03-31"}), tz=MOSCOW
+        )
+    assert [(r.employee_id, r.employee, r.department, r.count) for r in report.by_employee] == [
+        (employees["Петров"].id, "Петров", "Доставка", 3),
+        (employees["Сидорова"].id, "Сидорова", "Продажи", 2),
+    ]
 
 
 async def test_numbers_in_the_file_keep_the_counter_ahead(db) -> None:
@@ -249,3 +337,22 @@ async def test_the_real_cfpb_sample_imports(db) -> None:
         assert report.by_reason[0].reason.startswith("Credit reporting") and report.by_reason[0].count == 3503
         narrated = await session.scalar(select(func.count()).select_from(Claim).where(Claim.description.contains("\n")))
         assert narrated > 100  # multi-line narratives survived the quoting
+        # Every narrative whole, the longest (21,928 characters) included: nothing shortened.
+        stored = dict((await session.execute(select(Claim.number, Claim.description))).all())
+    narratives = cfpb_narratives()
+    longest = max(narratives, key=lambda ident: len(narratives[ident]))
+    assert len(narratives[longest]) == 21_928
+    assert stored[f"CFPB-{longest}"] == narratives[longest]
+    assert all(stored[f"CFPB-{ident}"] == text for ident, text in narratives.items() if text)
+
+
+async def test_a_text_over_the_limit_is_refused_with_its_line(db) -> None:
+    data = make_csv([row(), row(description="д" * (LONG_TEXT + 1)), row(resolution="x" * LONG_TEXT)])
+    async with db() as session:
+        with pytest.raises(ImportRejected) as caught:
+            await import_claims(session, data=data, actor=Actor.system(), tz=MOSCOW)
+    # The row over the limit is named; a text of exactly the limit (line 4) is fine.
+    assert [(e.line, e.column, e.code, e.params) for e in caught.value.errors] == [
+        (3, "description", "too_long", {"limit": LONG_TEXT})
+    ]
+    assert LONG_TEXT >= 100_000

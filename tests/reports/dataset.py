@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -30,6 +31,8 @@ from shared.catalogs.service import create_entry
 from shared.claims.models import Claim
 from shared.claims.service import NewClaim, assign, record_satisfaction, register_claim, transition
 from shared.enums import Channel, Role
+from shared.interactions.models import Interaction
+from shared.interactions.service import response_delivered
 from tests.factories import make_customer, make_staff
 
 
@@ -90,6 +93,21 @@ async def build_dataset(session: AsyncSession) -> Dataset:
             at=when,
             result=result,
             resolution="Решение" if result else None,
+        )
+        await delivered(c, when)
+
+    async def delivered(c, when):
+        """The delivery worker got the news of the step to the customer at once: the first
+        response is the first thing staff said that reached the customer."""
+        queued = (
+            await session.scalars(
+                select(Interaction.id).where(Interaction.claim_id == c.id, Interaction.delivery_state == "queued")
+            )
+        ).all()
+        for interaction_id in queued:
+            await response_delivered(session, interaction_id=interaction_id, at=when)
+        await session.execute(
+            update(Interaction).where(Interaction.id.in_(queued)).values(delivery_state="sent", delivered_at=when)
         )
 
     c1 = await claim("c1", at(1, 10, 9), delivery, late, petrov)

@@ -111,9 +111,25 @@ async def test_structure_xlsx_has_four_sheets_and_csv_one_long_table(reports) ->
     sheet = workbook["By department"]
     assert [c.value for c in sheet[2]] == ["Доставка", 4, 50.0]
     assert sheet["C2"].number_format == "0.0"
+    # An employee's row carries the employee's id and department (two people of one name stay apart).
+    employees = [[c.value for c in r] for r in workbook["By employee"].iter_rows()]
+    assert employees[0] == ["Culprit employee", "Employee ID", "Employee's department", "Claims", "Share, %"]
+    petrov = next(r for r in report.by_employee if r.employee == "Петров")
+    assert ["Петров", petrov.employee_id, "Доставка", 2, 25.0] in employees
+    assert employees[-1] == ["Total", None, None, 8, 100.0]
     rows = list(csv.reader(io.StringIO(render(report, "csv", "en").body.decode("utf-8-sig"))))
-    assert rows[0] == ["Breakdown", "Culprit department", "Reason", "Culprit employee", "Claims", "Share, %"]
+    assert rows[0] == [
+        "Breakdown",
+        "Culprit department",
+        "Reason",
+        "Culprit employee",
+        "Employee ID",
+        "Employee's department",
+        "Claims",
+        "Share, %",
+    ]
     assert len(rows) == 1 + 4 + 3 + 3 + 7
+    assert ["By employee", "", "", "Петров", str(petrov.employee_id), "Доставка", "2", "25.0"] in rows
 
 
 async def test_svg_has_translated_title_and_cyrillic(reports) -> None:

@@ -197,10 +197,11 @@ async def test_structure(db, dataset) -> None:
         {"reason": "Опоздание", "count": 3, "share_pct": 37.5},
         {"reason": None, "count": 2, "share_pct": 25.0},
     ]
+    petrov, ivanova = dataset.claims["c1"].culprit_employee_id, dataset.claims["c8"].culprit_employee_id
     assert body["by_employee"] == [
-        {"employee": None, "count": 5, "share_pct": 62.5},
-        {"employee": "Петров", "count": 2, "share_pct": 25.0},
-        {"employee": "Иванова", "count": 1, "share_pct": 12.5},
+        {"employee_id": None, "employee": None, "department": None, "count": 5, "share_pct": 62.5},
+        {"employee_id": petrov, "employee": "Петров", "department": "Доставка", "count": 2, "share_pct": 25.0},
+        {"employee_id": ivanova, "employee": "Иванова", "department": "Склад", "count": 1, "share_pct": 12.5},
     ]
     assert counts(body["cells"], "department", "reason", "count") == [
         ("Доставка", "Опоздание", 2),
