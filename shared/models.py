@@ -9,6 +9,7 @@ from shared.db import Base
 from shared.interactions.models import Attachment, Interaction
 from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
+from shared.replies.models import ReplyTemplate
 from shared.staff.models import ApiToken, StaffSession, StaffUser
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "PlanItem",
     "ProcessedUpdate",
     "Reason",
+    "ReplyTemplate",
     "StaffSession",
     "StaffUser",
 ]

@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 from shared import migrate
 from shared.runtime import Database, open_database
 from shared.settings import Settings, get_settings
+from shared.staff.service import has_staff_users
 
 log = logging.getLogger("claimdesk")
 
@@ -58,10 +60,26 @@ async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, 
     log.info("stopped")
 
 
+FIRST_ADMIN_HINT = (
+    "no staff user yet: create the first admin with `claimdesk users add NAME --role admin`, then sign in at %s"
+)
+
+
+async def tell_about_first_admin(settings: Settings, db: Database) -> None:
+    """An empty desk cannot be signed in to: say the one command that fixes it (the page at `/` says it too)."""
+    async with db.sessions() as session:
+        if await has_staff_users(session):
+            return
+    url = settings.backoffice_public_url or f"http://{settings.backoffice_host}:{settings.backoffice_port}"
+    log.warning(FIRST_ADMIN_HINT, url + "/")
+    print("claimdesk: " + FIRST_ADMIN_HINT % (url + "/"), file=sys.stderr)
+
+
 async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     async with open_database(settings) as db:
         if not args.no_migrate:
             await migrate.upgrade(db.url)
+        await tell_about_first_admin(settings, db)
         await run_parts(settings, db, parts())
     return 0
