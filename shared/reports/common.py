@@ -18,6 +18,8 @@ from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.filters import ClaimFilters, claim_conditions
 from shared.claims.models import Claim
 from shared.clock import start_of_local_day
+from shared.reports.periods import fill_range, local_today
+from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
 RowT = TypeVar("RowT", bound=BaseModel)
@@ -31,12 +33,29 @@ ColumnKind = Literal["text", "int", "float", "pct", "date", "hours"]
 
 
 class RangeParams(BaseModel):
-    """`from` and `to`: local dates in TIMEZONE, both inclusive."""
+    """`from` and `to`: local dates in TIMEZONE, both inclusive. Left out, they are filled in by
+    the one period rule (`shared.reports.periods.fill_range`: the last 12 months up to today)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    date_from: date = Field(alias="from")
-    date_to: date = Field(alias="to")
+    # Never None once validated (`_default_period` fills a missing end); optional to the caller.
+    date_from: date = Field(
+        default=None,  # type: ignore[assignment]
+        alias="from",
+        description="inclusive, a date in the desk's time zone; default: the 1st of the month 11 months before `to`",
+    )
+    date_to: date = Field(
+        default=None,  # type: ignore[assignment]
+        alias="to",
+        description="inclusive; default: today (so, without both, the last 12 months)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_period(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return fill_range(data, local_today(get_settings().tz))
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeParams:
