@@ -1,6 +1,6 @@
 """Every mapped class, imported in one place for Alembic and for mapper configuration."""
 
-from shared.audit.models import ClaimEvent
+from shared.audit.models import ClaimEvent, DeskEvent
 from shared.bot_state.models import AppMeta, FsmRecord, ProcessedUpdate
 from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.models import Claim, ClaimNumberCounter
@@ -22,6 +22,7 @@ __all__ = [
     "ClaimNumberCounter",
     "Customer",
     "Department",
+    "DeskEvent",
     "Employee",
     "FsmRecord",
     "Interaction",
