@@ -9,8 +9,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 # Babel writes an alphabetic currency code right against the digits in English ("RUB3,490.00");
 # CLDR's currency spacing asks for a space there.
@@ -30,6 +31,19 @@ class Formats:
     def total(self, value: int, exact: bool = True) -> str:
         """A list's total: "10 000+" when the count stopped at the cap."""
         return self.number(value) if exact else self.number(max(value, TOTAL_CAP)) + "+"
+
+    def fixed(self, value: int | float | Decimal | None, digits: int = 1) -> str:
+        """A measure with a fixed number of decimals (hours, averages): `1 234,5` / `1,234.5`."""
+        if value is None:
+            return ""
+        return format_decimal(value, format="#,##0." + "0" * digits, locale=self.language)
+
+    def percent(self, points: int | float | Decimal | None) -> str:
+        """A share given in percent points, one decimal, the locale's sign: `12,3 %` / `12.3%`."""
+        if points is None:
+            return ""
+        pattern = Locale.parse(self.language).percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
+        return format_percent(Decimal(str(points)) / 100, format=pattern, locale=self.language)
 
     def money(self, amount: Decimal | int | None, currency: str) -> str:
         if amount is None:
@@ -65,6 +79,10 @@ class Formats:
         if isinstance(day, datetime):
             day = day.astimezone(self.tz).date()
         return format_date(day, "d MMM y", locale=self.language)
+
+    def month(self, day: date | None) -> str:
+        """A month as a report's period: `январь 2026` / `January 2026`."""
+        return "" if day is None else format_date(day, "LLLL y", locale=self.language)
 
     def iso_date(self, day: date | datetime | None) -> str:
         """A date for `<input type=date>` (in TIMEZONE)."""

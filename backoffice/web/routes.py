@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "backoffice.web.views.signin",
     "backoffice.web.views.preferences",
     "backoffice.web.views.queue",
+    "backoffice.web.views.reports",
 )
 
 

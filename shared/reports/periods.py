@@ -50,8 +50,9 @@ def preset_range(preset: Preset, today: date) -> tuple[date, date]:
 
 
 def preset_of(date_from: date, date_to: date, today: date) -> Preset | None:
-    """The preset a range is, if any (the page marks it as chosen)."""
-    for preset in PRESETS:
+    """The preset a range is, if any (the page marks it as chosen); the default first, as two
+    presets can coincide (in December "this year" is "the last 12 months")."""
+    for preset in (DEFAULT_PRESET, *PRESETS):
         if preset_range(preset, today) == (date_from, date_to):
             return preset
     return None
