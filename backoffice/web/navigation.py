@@ -18,4 +18,8 @@ class NavLink:
 NAV: list[NavLink] = [
     NavLink("/", "web.nav.queue"),
     NavLink("/reports", "web.reports.nav", Role.MANAGER),
+    NavLink("/claims/new", "web.newclaim.nav"),
+    NavLink("/undelivered", "web.undelivered.nav"),
+    NavLink("/catalogs", "web.admin.nav.catalogs", Role.MANAGER),
+    NavLink("/users", "web.admin.nav.users", Role.ADMIN),
 ]

@@ -37,6 +37,11 @@ MODULES: tuple[str, ...] = (
     "backoffice.web.views.preferences",
     "backoffice.web.views.queue",
     "backoffice.web.views.reports",
+    "backoffice.web.views.catalogs",
+    "backoffice.web.views.imports",
+    "backoffice.web.views.users",
+    "backoffice.web.views.undelivered",
+    "backoffice.web.views.new_claim",
 )
 
 
