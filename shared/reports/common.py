@@ -18,7 +18,7 @@ from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.filters import ClaimFilters, claim_conditions
 from shared.claims.models import Claim
 from shared.clock import start_of_local_day
-from shared.reports.periods import fill_range, local_today
+from shared.reports.periods import local_today, resolve_range
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
@@ -34,11 +34,11 @@ ColumnKind = Literal["text", "int", "float", "pct", "date", "hours"]
 
 class RangeParams(BaseModel):
     """`from` and `to`: local dates in TIMEZONE, both inclusive. Left out, they are filled in by
-    the one period rule (`shared.reports.periods.fill_range`: the last 12 months up to today)."""
+    the one period rule (`shared.reports.periods.resolve_range`: the last 12 months up to today)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    # Never None once validated (`_default_period` fills a missing end); optional to the caller.
+    # Never None once validated (`_ordered` fills a missing end); optional to the caller.
     date_from: date = Field(
         default=None,  # type: ignore[assignment]
         alias="from",
@@ -50,15 +50,10 @@ class RangeParams(BaseModel):
         description="inclusive; default: today (so, without both, the last 12 months)",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_period(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return fill_range(data, local_today(get_settings().tz))
-        return data
-
     @model_validator(mode="after")
     def _ordered(self) -> RangeParams:
+        if self.date_from is None or self.date_to is None:
+            self.date_from, self.date_to = resolve_range(self.date_from, self.date_to, local_today(get_settings().tz))
         for day in (self.date_from, self.date_to):
             # Far dates overflow when shifted between time zones; nobody files a claim in year 1.
             if not 1900 <= day.year <= 9998:

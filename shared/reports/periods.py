@@ -8,7 +8,7 @@ that runs "until now" ends today: the report then counts what happened so far.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shared.clock import local_date, utcnow
@@ -58,29 +58,12 @@ def preset_of(date_from: date, date_to: date, today: date) -> Preset | None:
     return None
 
 
-def fill_range(data: dict[str, Any], today: date) -> dict[str, Any]:
-    """Request values (by alias `from`/`to` or by field name) with a missing end filled in: nothing
-    given is the default period (the last 12 months up to today); only `to` given, the 12 months up
-    to it; only `from` given, until today. The values given are left for the model to check."""
-    out = dict(data)
-    from_key = next((k for k in ("from", "date_from") if out.get(k) not in (None, "")), None)
-    to_key = next((k for k in ("to", "date_to") if out.get(k) not in (None, "")), None)
-    for key in ("from", "date_from", "to", "date_to"):
-        if out.get(key) == "":
-            del out[key]
-    if to_key is None:
-        out["to"] = today
-    if from_key is None:
-        date_to = _as_date(out[to_key]) if to_key is not None else today
-        if date_to is not None:  # else the model reports the unreadable `to`
-            out["from"] = twelve_months_to(date_to)
-    return out
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        return None
+def resolve_range(date_from: date | None, date_to: date | None, today: date) -> tuple[date, date]:
+    """The range a report runs over when an end is left out: nothing given is the default period
+    (the last 12 months up to today); only `to` given, the 12 months up to it; only `from` given,
+    until today."""
+    if date_to is None:
+        date_to = today
+    if date_from is None:
+        date_from = twelve_months_to(date_to)
+    return date_from, date_to

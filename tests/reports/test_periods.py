@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
-from shared.reports.periods import fill_range, preset_of, preset_range, twelve_months_to
+from shared.reports.dynamics import DynamicsParams
+from shared.reports.periods import local_today, preset_of, preset_range, resolve_range, twelve_months_to
+from shared.settings import get_settings
 
 TODAY = date(2026, 2, 14)
 
@@ -42,10 +45,20 @@ def test_a_range_is_named_by_its_preset() -> None:
 
 
 def test_missing_ends_are_filled_by_the_one_rule() -> None:
-    assert fill_range({}, TODAY) == {"from": date(2025, 3, 1), "to": TODAY}
-    assert fill_range({"from": "", "to": ""}, TODAY) == {"from": date(2025, 3, 1), "to": TODAY}
-    assert fill_range({"to": "2026-03-31"}, TODAY) == {"from": date(2025, 4, 1), "to": "2026-03-31"}
-    assert fill_range({"date_from": "2026-01-05"}, TODAY) == {"date_from": "2026-01-05", "to": TODAY}
-    assert fill_range({"from": "a", "to": "b"}, TODAY) == {"from": "a", "to": "b"}
-    # An unreadable `to` is left for the model to refuse; no `from` is made up from it.
-    assert fill_range({"to": "soon"}, TODAY) == {"to": "soon"}
+    assert resolve_range(None, None, TODAY) == (date(2025, 3, 1), TODAY)
+    assert resolve_range(None, date(2026, 3, 31), TODAY) == (date(2025, 4, 1), date(2026, 3, 31))
+    assert resolve_range(date(2026, 1, 5), None, TODAY) == (date(2026, 1, 5), TODAY)
+    assert resolve_range(date(2026, 1, 5), date(2026, 1, 6), TODAY) == (date(2026, 1, 5), date(2026, 1, 6))
+
+
+def test_report_parameters_take_the_default() -> None:
+    today = local_today(get_settings().tz)
+    params = DynamicsParams()
+    assert (params.date_from, params.date_to) == (twelve_months_to(today), today)
+    # A `to` given as a midnight date-time is a date too (pydantic reads it so).
+    params = DynamicsParams(**{"to": "2026-03-31T00:00:00"})
+    assert (params.date_from, params.date_to) == (date(2025, 4, 1), date(2026, 3, 31))
+    with pytest.raises(ValidationError):
+        DynamicsParams(**{"to": "soon"})
+    with pytest.raises(ValidationError):
+        DynamicsParams(**{"from": "2026-03-01", "to": "2026-01-01"})
