@@ -18,7 +18,7 @@ from backoffice.web.refusals import refusal_status, refusal_text
 from backoffice.web.render import render, see_other
 from backoffice.web.routes import WebRoute
 from shared.catalogs.models import Department, Employee, Reason
-from shared.catalogs.service import create_entry, get_entry, list_entries, update_entry
+from shared.catalogs.service import FIELDS, create_entry, get_entry, list_entries, update_entry
 from shared.catalogs.starter import add_starter_set, catalogs_empty, starter_set
 from shared.enums import Role
 from shared.errors import DomainError, NotFound
@@ -130,7 +130,7 @@ async def _edit_page(
     request: web.Request, kind: str, entry: Any, form: Form | None = None, status: int = 200
 ) -> web.Response:
     c = wctx(request)
-    values = form.values if form else {field: getattr(entry, field) for field in _fields(kind)}
+    values = form.values if form else {field: getattr(entry, field) for field in FIELDS[KINDS[kind]]}
     context = {
         "kind": kind,
         "entry": entry,
@@ -138,14 +138,6 @@ async def _edit_page(
         **await _choices(c),
     }
     return render(request, "catalog_edit.html", context, status=status)
-
-
-def _fields(kind: str) -> tuple[str, ...]:
-    return {
-        "departments": ("name", "active"),
-        "employees": ("name", "department_id", "position", "active"),
-        "reasons": ("name", "parent_id", "active"),
-    }[kind]
 
 
 async def edit_page(request: web.Request) -> web.Response:

@@ -90,7 +90,11 @@ async def add_user(request: web.Request) -> web.Response:
 
 
 async def _edit_page(
-    request: web.Request, user: StaffUser, values: dict[str, Any] | None = None, error: str | None = None, status=200
+    request: web.Request,
+    user: StaffUser,
+    values: dict[str, Any] | None = None,
+    error: str | None = None,
+    status: int = 200,
 ) -> web.Response:
     c = wctx(request)
     fields = ("full_name", "role", "language", "active", "employee_id")
