@@ -1,4 +1,4 @@
-"""The back-office aiohttp application factory.
+"""The back-office aiohttp application factory: the JSON API and the staff web pages (backoffice/web).
 
 Request path through the middlewares (outermost first):
   errors   every failure becomes problem+json (a concurrent change of a versioned row, StaleDataError,
@@ -8,6 +8,8 @@ Request path through the middlewares (outermost first):
            commits once after a successful view and rolls back otherwise (services never commit).
            A read-only route (ApiRoute.read_only: one SELECT, the claims list) gets a session
            without a transaction: sign-in and the SELECT are its only round trips.
+  web      the staff pages' routes (backoffice/web/middleware.py): their own session, sign-in from the
+           cookie, role and CSRF checks, and refusals rendered as pages instead of problem+json.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from backoffice.problems import (
     from_http_exception,
     render,
 )
+from backoffice.web import setup_web, web_middleware
 from shared.errors import DomainError
 from shared.i18n import get_translator, normalize_language
 from shared.runtime import Database
@@ -196,7 +199,9 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
 
 
 def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
-    app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware])
+    app = web.Application(
+        client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware, web_middleware]
+    )
     app[settings_key] = settings
     app[db_key] = db
     app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -228,4 +233,5 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
     app.cleanup_ctx.append(http_client)
+    setup_web(app)
     return app

@@ -1,6 +1,6 @@
 """Every mapped class, imported in one place for Alembic and for mapper configuration."""
 
-from shared.audit.models import ClaimEvent, CustomerEvent
+from shared.audit.models import ClaimEvent, CustomerEvent, DeskEvent
 from shared.bot_state.models import AppMeta, FsmRecord, ProcessedUpdate
 from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.models import Claim, ClaimNumberCounter
@@ -9,6 +9,7 @@ from shared.db import Base
 from shared.interactions.models import Attachment, Interaction
 from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
+from shared.replies.models import ReplyTemplate
 from shared.staff.models import ApiToken, StaffSession, StaffUser
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Customer",
     "CustomerEvent",
     "Department",
+    "DeskEvent",
     "Employee",
     "FsmRecord",
     "Interaction",
@@ -29,6 +31,7 @@ __all__ = [
     "PlanItem",
     "ProcessedUpdate",
     "Reason",
+    "ReplyTemplate",
     "StaffSession",
     "StaffUser",
 ]

@@ -154,3 +154,20 @@ def test_pool_size_is_read_from_dotenv_like_every_setting(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("CLAIMDESK_DB_POOL_SIZE=7\n")
     assert Settings().db_pool_size == 7
+
+
+async def test_run_says_how_to_create_the_first_admin(db, database_url: str, tmp_path: Path, capsys) -> None:
+    from claimdesk.cli.run import tell_about_first_admin
+    from shared.runtime import Database
+    from shared.settings import Settings
+    from shared.staff.service import create_user
+
+    settings = Settings(DATABASE_URL=database_url, CLAIMDESK_DATA_DIR=str(tmp_path))
+    database = Database(url=database_url, engine=None, sessions=db)  # type: ignore[arg-type]
+    await tell_about_first_admin(settings, database)
+    assert "claimdesk users add NAME --role admin" in capsys.readouterr().err
+    async with db() as session:
+        await create_user(session, login="olga", password="correct horse battery", role="admin")
+        await session.commit()
+    await tell_about_first_admin(settings, database)
+    assert "users add" not in capsys.readouterr().err

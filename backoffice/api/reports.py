@@ -1,6 +1,7 @@
 """Reports: GET /api/v1/reports/{dynamics,satisfaction,structure,response-times,ratings}.
 
-Each takes its own parameters (`from`, `to`, ...), the claims-list filters and `format`
+Each takes its own parameters (`from`, `to`: the last 12 months when left out, the rule of
+shared/reports/periods.py the reports page uses too; ...), the claims-list filters and `format`
 (json, csv, xlsx, png, svg); texts of files and charts are in the requester's language.
 Managers and admins only. Queries and rendering live in shared/reports.
 """

@@ -25,7 +25,7 @@ class UserIn(Body):
     password: Text = Field(min_length=8, max_length=1024)
     role: Role
     full_name: Text = Field(default="", max_length=200)
-    language: str = Field(default="ru", pattern="^(ru|en)$")
+    language: str | None = Field(default=None, pattern="^(ru|en)$", description="default: DEFAULT_LANGUAGE")
 
 
 class UserPatch(Body):

@@ -7,11 +7,13 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 
 from shared import migrate
 from shared.runtime import Database, StartupError, open_database
 from shared.settings import Settings, get_settings
+from shared.staff.service import has_staff_users
 
 log = logging.getLogger("claimdesk")
 
@@ -76,11 +78,27 @@ def check_sandbox_port(settings: Settings) -> None:
             ) from None
 
 
+FIRST_ADMIN_HINT = (
+    "no staff user yet: create the first admin with `claimdesk users add NAME --role admin`, then sign in at %s"
+)
+
+
+async def tell_about_first_admin(settings: Settings, db: Database) -> None:
+    """An empty desk cannot be signed in to: say the one command that fixes it (the page at `/` says it too)."""
+    async with db.sessions() as session:
+        if await has_staff_users(session):
+            return
+    url = settings.backoffice_public_url or f"http://{settings.backoffice_host}:{settings.backoffice_port}"
+    log.warning(FIRST_ADMIN_HINT, url + "/")
+    print("claimdesk: " + FIRST_ADMIN_HINT % (url + "/"), file=sys.stderr)
+
+
 async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_sandbox_port(settings)
     async with open_database(settings) as db:
         if not args.no_migrate:
             await migrate.upgrade(db.url)
+        await tell_about_first_admin(settings, db)
         await run_parts(settings, db, parts())
     return 0

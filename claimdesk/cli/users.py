@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("login")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--name", default="", help="full name")
-    add.add_argument("--language", default="ru", choices=["ru", "en"])
+    add.add_argument("--language", default=None, choices=["ru", "en"], help="default: DEFAULT_LANGUAGE")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=handle_add)
     listing = actions.add_parser("list", help="list staff users")

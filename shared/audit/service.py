@@ -1,4 +1,6 @@
-"""The one way a claim's change is written down: `log_claim_event`, in the caller's transaction."""
+"""The one way a change is written down, in the caller's transaction: `log_claim_event` for a claim,
+`log_customer_event` for an act on a customer's personal data, `log_desk_event` for the desk itself
+(catalogs, messages of no claim)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
-from shared.audit.models import ClaimEvent, CustomerEvent
+from shared.audit.models import ClaimEvent, CustomerEvent, DeskEvent
 from shared.enums import ActorKind
 
 
@@ -66,6 +68,20 @@ async def log_customer_event(
     """An act on a customer's personal data (`exported`, `erased`), in the caller's transaction."""
     event = CustomerEvent(
         customer_id=customer_id,
+        actor_kind=actor.kind.value,
+        actor_staff_id=actor.id if actor.kind is ActorKind.STAFF else None,
+        kind=kind,
+        details=jsonable(details) if details is not None else None,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def log_desk_event(
+    session: AsyncSession, *, actor: Actor, kind: str, details: dict[str, Any] | None = None
+) -> DeskEvent:
+    event = DeskEvent(
         actor_kind=actor.kind.value,
         actor_staff_id=actor.id if actor.kind is ActorKind.STAFF else None,
         kind=kind,

@@ -29,6 +29,10 @@ class OutboxMessage(Base):
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When delivery failed for good (the undelivered messages page), and the message that was
+    # queued again in its place when staff chose to resend it (shared/outbox/undelivered.py).
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resent_as_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
 
     __table_args__ = (
         check_in("status", OutboxStatus),
@@ -39,4 +43,10 @@ class OutboxMessage(Base):
             postgresql_where=text("status IN ('pending', 'sending')"),
         ),
         Index("ix_outbox_message_chat", "chat_id", "id"),
+        # The undelivered messages page: failed and not sent again, newest first.
+        Index(
+            "ix_outbox_message_undelivered",
+            "failed_at",
+            postgresql_where=text("status = 'failed' AND resent_as_id IS NULL"),
+        ),
     )

@@ -211,7 +211,7 @@ async def mark_failed(
             text(
                 """
                 UPDATE outbox_message
-                SET status = 'failed', lease_until = NULL, last_error = :reason
+                SET status = 'failed', failed_at = clock_timestamp(), lease_until = NULL, last_error = :reason
                 WHERE id = :id AND status = 'sending' AND attempts = :attempt
                 RETURNING coalesce(interaction_id, 0)
                 """

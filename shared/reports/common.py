@@ -18,6 +18,8 @@ from shared.catalogs.models import Department, Employee, Reason
 from shared.claims.filters import ClaimFilters, claim_conditions
 from shared.claims.models import Claim
 from shared.clock import start_of_local_day
+from shared.reports.periods import local_today, resolve_range
+from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
 RowT = TypeVar("RowT", bound=BaseModel)
@@ -31,15 +33,27 @@ ColumnKind = Literal["text", "int", "float", "pct", "date", "hours"]
 
 
 class RangeParams(BaseModel):
-    """`from` and `to`: local dates in TIMEZONE, both inclusive."""
+    """`from` and `to`: local dates in TIMEZONE, both inclusive. Left out, they are filled in by
+    the one period rule (`shared.reports.periods.resolve_range`: the last 12 months up to today)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    date_from: date = Field(alias="from")
-    date_to: date = Field(alias="to")
+    # Never None once validated (`_ordered` fills a missing end); optional to the caller.
+    date_from: date = Field(
+        default=None,  # type: ignore[assignment]
+        alias="from",
+        description="inclusive, a date in the desk's time zone; default: the 1st of the month 11 months before `to`",
+    )
+    date_to: date = Field(
+        default=None,  # type: ignore[assignment]
+        alias="to",
+        description="inclusive; default: today (so, without both, the last 12 months)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeParams:
+        if self.date_from is None or self.date_to is None:
+            self.date_from, self.date_to = resolve_range(self.date_from, self.date_to, local_today(get_settings().tz))
         for day in (self.date_from, self.date_to):
             # Far dates overflow when shifted between time zones; nobody files a claim in year 1.
             if not 1900 <= day.year <= 9998:

@@ -44,6 +44,7 @@ async def open_session(
         expires_at=now + SESSION_TTL,
         last_seen_at=now,
         remote_addr=(remote_addr or "")[:64] or None,
+        csrf_token=secrets.token_urlsafe(32),
     )
     session.add(row)
     await session.flush()
@@ -59,10 +60,16 @@ async def close_session(session: AsyncSession, *, session_id: str) -> None:
 
 
 async def user_for_session(session: AsyncSession, *, session_id: str) -> StaffUser | None:
+    signed_in = await signed_in_session(session, session_id=session_id)
+    return signed_in[0] if signed_in is not None else None
+
+
+async def signed_in_session(session: AsyncSession, *, session_id: str) -> tuple[StaffUser, StaffSession] | None:
+    """The user of a live session and the session row (the web pages read its CSRF token)."""
     now = utcnow()
     row = (
         await session.execute(
-            select(StaffUser, StaffSession.last_seen_at)
+            select(StaffUser, StaffSession)
             .join(StaffSession, StaffSession.user_id == StaffUser.id)
             .where(
                 StaffSession.id_hash == hash_token(session_id),
@@ -74,11 +81,20 @@ async def user_for_session(session: AsyncSession, *, session_id: str) -> StaffUs
     ).first()
     if row is None:
         return None
-    user, last_seen = row
-    if last_seen is None or now - last_seen > TOUCH_EVERY:
+    user, staff_session = row
+    if staff_session.last_seen_at is None or now - staff_session.last_seen_at > TOUCH_EVERY:
         await session.execute(
             update(StaffSession).where(StaffSession.id_hash == hash_token(session_id)).values(last_seen_at=now)
         )
+    return user, staff_session
+
+
+async def set_own_language(session: AsyncSession, *, user: StaffUser, language: str) -> StaffUser:
+    """A staff user's own choice of the pages' language (no admin right needed, nothing else changes)."""
+    if language not in ("ru", "en"):
+        raise InvalidValue("language", "must be ru or en")
+    user.language = language
+    await session.flush()
     return user
 
 

@@ -20,6 +20,7 @@ class StaffUser(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR)
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"))
+    # The language of the staff pages (set from the page header); DEFAULT_LANGUAGE when created.
     language: Mapped[str] = mapped_column(String(8), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
@@ -52,3 +53,6 @@ class StaffSession(Timestamped, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # The web pages' CSRF token: random, bound to this session, sent back with every form and
+    # state-changing htmx request (backoffice/web/csrf.py). NULL for sessions opened before 0009.
+    csrf_token: Mapped[str | None] = mapped_column(String(64))

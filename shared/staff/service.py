@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.clock import utcnow
 from shared.enums import Role
 from shared.errors import Conflict, InvalidValue, NotFound
+from shared.settings import get_settings
 from shared.staff.models import ApiToken, StaffUser
 
 _hasher = PasswordHasher()
@@ -50,7 +51,7 @@ async def create_user(
     role: Role | str,
     full_name: str = "",
     employee_id: int | None = None,
-    language: str = "ru",
+    language: str | None = None,
 ) -> StaffUser:
     login = login.strip().lower()
     if not login or len(login) > 64 or not all(c.isalnum() or c in "._-@" for c in login):
@@ -67,7 +68,7 @@ async def create_user(
         role=role.value,
         full_name=full_name.strip(),
         employee_id=employee_id,
-        language=language,
+        language=language or get_settings().default_language,
     )
     session.add(user)
     await session.flush()
@@ -100,6 +101,12 @@ async def get_user_by_login(session: AsyncSession, *, login: str) -> StaffUser:
     if user is None:
         raise NotFound("staff_user", login)
     return user
+
+
+async def has_staff_users(session: AsyncSession) -> bool:
+    """Whether anyone can sign in yet (a fresh desk has no staff user: the first admin is made with
+    `claimdesk users add NAME --role admin`)."""
+    return await session.scalar(select(StaffUser.id).limit(1)) is not None
 
 
 async def list_users(session: AsyncSession) -> Sequence[StaffUser]:

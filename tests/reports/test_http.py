@@ -7,6 +7,8 @@ import io
 import aiohttp
 from openpyxl import load_workbook
 
+from shared.reports.periods import local_today, twelve_months_to
+from shared.settings import get_settings
 from tests.backoffice.conftest import api, settings_extra, throttle  # noqa: F401  (fixtures)
 
 Q1 = "from=2026-01-01&to=2026-03-31"
@@ -47,7 +49,26 @@ async def test_bad_report_parameters_are_problems(api, dataset) -> None:  # noqa
     response = await api.call("GET", "/api/v1/reports/dynamics?from=2026-03-01&to=2026-01-01", as_="manager")
     assert response.status == 422 and response.content_type == "application/problem+json"
     assert (await api.call("GET", f"/api/v1/reports/dynamics?{Q1}&format=pdf", as_="manager")).status == 422
-    assert (await api.call("GET", "/api/v1/reports/dynamics?to=2026-01-01", as_="manager")).status == 422
+    assert (await api.call("GET", "/api/v1/reports/dynamics?to=2026-01-xx", as_="manager")).status == 422
+
+
+async def test_reports_default_to_the_last_12_months(api, dataset) -> None:  # noqa: F811
+    """Without `from`/`to` a report covers the last 12 months, as the reports page does (the one rule
+    of shared.reports.periods); with only `to`, the 12 months up to it; with only `from`, until today."""
+    today = local_today(get_settings().tz)
+    body = await api.json("GET", "/api/v1/reports/dynamics", as_="manager")
+    assert (body["from"], body["to"]) == (twelve_months_to(today).isoformat(), today.isoformat())
+    assert len(body["rows"]) == 12
+    body = await api.json("GET", "/api/v1/reports/structure?to=2026-03-31", as_="manager")
+    assert (body["from"], body["to"]) == ("2025-04-01", "2026-03-31")
+    body = await api.json("GET", "/api/v1/reports/ratings?from=2026-01-01", as_="manager")
+    assert (body["from"], body["to"]) == ("2026-01-01", today.isoformat())
+    document = await api.json("GET", "/api/openapi.json", as_=None)
+    parameters = document["paths"]["/api/v1/reports/dynamics"]["get"]["parameters"]
+    assert {p["name"]: p["required"] for p in parameters if p["name"] in ("from", "to")} == {
+        "from": False,
+        "to": False,
+    }
 
 
 def multipart(data: bytes) -> aiohttp.FormData:

@@ -1,0 +1,48 @@
+"""What a web page's view gets: the request's database session, who is signed in, the language,
+the translator, the formats and the CSRF token (set by backoffice/web/middleware.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backoffice.web.formatting import Formats
+from shared.actors import Actor
+from shared.enums import Role
+from shared.i18n import Translator
+from shared.settings import Settings
+from shared.staff.models import StaffUser
+
+ROLE_RANK = {Role.OPERATOR: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+@dataclass
+class WebContext:
+    session: AsyncSession
+    settings: Settings
+    t: Translator
+    language: str
+    fmt: Formats
+    user: StaffUser | None = None
+    session_id: str | None = None
+    csrf_token: str = ""
+    htmx: bool = False
+    # Set by a view: extra response headers (HX-Trigger, ...) the middleware adds to its answer.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user is not None, "a public page has no actor"
+        return Actor.staff(self.user.id)
+
+    def has_role(self, role: Role) -> bool:
+        return self.user is not None and ROLE_RANK[Role(self.user.role)] >= ROLE_RANK[role]
+
+
+WEB = web.RequestKey("web", WebContext)
+
+
+def wctx(request: web.Request) -> WebContext:
+    return request[WEB]

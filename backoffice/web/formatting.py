@@ -1,0 +1,97 @@
+"""How the staff pages show numbers, money, dates and times: Babel, in the reader's language and the
+desk's time zone (TIMEZONE). Templates get one `Formats` per request as `fmt`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_currency, format_decimal, format_percent
+
+# Babel writes an alphabetic currency code right against the digits in English ("RUB3,490.00");
+# CLDR's currency spacing asks for a space there.
+_CODE_THEN_DIGIT = re.compile(r"^([A-Z]{3})(?=[\d-])")
+# Claims lists cap their totals (shared.claims.queries): beyond it the count is shown as "10 000+".
+TOTAL_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Formats:
+    language: str
+    tz: ZoneInfo
+
+    def number(self, value: int | float | Decimal | None) -> str:
+        return "" if value is None else format_decimal(value, locale=self.language)
+
+    def total(self, value: int, exact: bool = True) -> str:
+        """A list's total: "10 000+" when the count stopped at the cap."""
+        return self.number(value) if exact else self.number(max(value, TOTAL_CAP)) + "+"
+
+    def fixed(self, value: int | float | Decimal | None, digits: int = 1) -> str:
+        """A measure with a fixed number of decimals (hours, averages): `1 234,5` / `1,234.5`."""
+        if value is None:
+            return ""
+        return format_decimal(value, format="#,##0." + "0" * digits, locale=self.language)
+
+    def percent(self, points: int | float | Decimal | None) -> str:
+        """A share given in percent points, one decimal, the locale's sign: `12,3 %` / `12.3%`."""
+        if points is None:
+            return ""
+        pattern = Locale.parse(self.language).percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
+        return format_percent(Decimal(str(points)) / 100, format=pattern, locale=self.language)
+
+    def money(self, amount: Decimal | int | None, currency: str) -> str:
+        if amount is None:
+            return ""
+        text = format_currency(amount, currency, locale=self.language)
+        return _CODE_THEN_DIGIT.sub("\\1\u00a0", text)
+
+    def amount(self, amount: Decimal | None) -> str:
+        """An amount for an input field: plain digits and a dot, as the form sends it back."""
+        return "" if amount is None else f"{amount:.2f}"
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    def datetime(self, moment: datetime | None) -> str:
+        """`6 дек. 2026, 14:05` / `Dec 6, 2026, 14:05`, in TIMEZONE."""
+        if moment is None:
+            return ""
+        return format_datetime(moment, "d MMM y, HH:mm", tzinfo=self.tz, locale=self.language)
+
+    def short(self, moment: datetime | None) -> str:
+        """`06.12.2026 14:05`-like, for dense tables."""
+        if moment is None:
+            return ""
+        return format_datetime(moment, "short", tzinfo=self.tz, locale=self.language).replace(",", "")
+
+    def time(self, moment: datetime | None) -> str:
+        return "" if moment is None else format_time(moment, "HH:mm", tzinfo=self.tz, locale=self.language)
+
+    def date(self, day: date | datetime | None) -> str:
+        if day is None:
+            return ""
+        if isinstance(day, datetime):
+            day = day.astimezone(self.tz).date()
+        return format_date(day, "d MMM y", locale=self.language)
+
+    def month(self, day: date | None) -> str:
+        """A month as a report's period: `январь 2026` / `January 2026`."""
+        return "" if day is None else format_date(day, "LLLL y", locale=self.language)
+
+    def iso_date(self, day: date | datetime | None) -> str:
+        """A date for `<input type=date>` (in TIMEZONE)."""
+        if day is None:
+            return ""
+        if isinstance(day, datetime):
+            day = day.astimezone(self.tz).date()
+        return day.isoformat()
+
+    def iso_local(self, moment: datetime | None) -> str:
+        """A moment for `<input type=datetime-local>` (in TIMEZONE, minutes)."""
+        return "" if moment is None else moment.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
