@@ -13,7 +13,7 @@ from backoffice.web.render import render, see_other
 from backoffice.web.routes import WebRoute
 from shared.enums import Role
 from shared.exchange import COLUMNS, ImportRejected, import_claims
-from shared.exchange.columns import OPTIONAL_COLUMNS
+from shared.exchange.columns import ONE_OF_COLUMNS, REQUIRED_COLUMNS
 
 SUMMARY = ("claims", "customers", "departments", "employees", "reasons")
 SHOWN_ERRORS = 500  # a file with more bad rows shows the first ones and how many there are in all
@@ -31,7 +31,8 @@ def _page(request: web.Request, *, status: int = 200, **context: object) -> web.
     base = {
         "section": "import",
         "columns": COLUMNS,
-        "optional": OPTIONAL_COLUMNS,
+        "required": REQUIRED_COLUMNS,
+        "one_of": ONE_OF_COLUMNS,
         "summary": _summary(request),
         "rejected": None,
         "missing_file": False,
