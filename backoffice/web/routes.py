@@ -36,6 +36,9 @@ MODULES: tuple[str, ...] = (
     "backoffice.web.views.signin",
     "backoffice.web.views.preferences",
     "backoffice.web.views.queue",
+    "backoffice.web.views.events",
+    "backoffice.web.views.claim",
+    "backoffice.web.views.customer",
 )
 
 

@@ -34,6 +34,7 @@ from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.enums import Channel, Priority, Remedy
 from shared.errors import Conflict, InvalidValue, NotFound, StaleVersion, TransitionRefused
+from shared.live import notify_live
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 
@@ -226,6 +227,7 @@ async def register_claim(
         at=registered_at,
     )
     await _notifications().on_registered(session, claim=claim, actor=actor)
+    await notify_live(session, kind="claim", customer_id=claim.customer_id, claim_id=claim.id)
     return claim
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -21,6 +21,7 @@ from shared.customers.models import Customer
 from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Attachment, Interaction
+from shared.live import notify_live
 from shared.outbox.service import enqueue
 
 MAX_TEXT = 20_000
@@ -153,14 +154,22 @@ async def log_interaction(
         set_committed_value(interaction, "attachments", [])
 
     if claim is not None:
-        # The first thing staff say to the customer is the first response (SLA clock stops).
+        # The first thing staff say to the customer is the first response (SLA clock stops). Set by
+        # a plain UPDATE, which leaves Claim.version alone: a reply is not an edit of the claim, and
+        # must not make the status change the operator makes next "changed by someone else".
         if (
             actor.is_staff
             and direction is not Direction.INTERNAL
             and channel is not InteractionChannel.NOTE
             and claim.first_response_at is None
         ):
-            claim.first_response_at = values["occurred_at"]
+            await session.execute(
+                update(Claim)
+                .where(Claim.id == claim.id, Claim.first_response_at.is_(None))
+                .values(first_response_at=values["occurred_at"])
+                .execution_options(synchronize_session=False)
+            )
+            set_committed_value(claim, "first_response_at", values["occurred_at"])
     if claim is not None and audit:
         await log_claim_event(
             session,
@@ -175,6 +184,8 @@ async def log_interaction(
             },
             at=values["occurred_at"],
         )
+    if customer_id is not None:
+        await notify_live(session, kind="message", customer_id=customer_id, claim_id=claim_id)
     return interaction, True
 
 

@@ -195,3 +195,16 @@ async def assert_accessible(page: Any) -> None:
     bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
     detail = "\n".join(f"{v['impact']}: {v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:5]}" for v in bad)
     assert not bad, f"accessibility violations on {page.url}:\n{detail}"
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Any]:
+    """The Bot API emulator as `claimdesk run` starts it without BOT_TOKEN (the sandbox): the desk's
+    settings point at it through SANDBOX_PORT (`desk_settings_extra` of the tests that use it)."""
+    from bot.sandbox import BotApiEmulator
+    from shared.settings import SANDBOX_TOKEN
+
+    emulator = BotApiEmulator(token=SANDBOX_TOKEN, webhook_retry_delay=0.2, fault_hold=2.0)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
