@@ -98,11 +98,7 @@ async def desk(
     desk = Desk(url="", settings=settings, sessions=db, app=app)
     if with_users:
         async with db() as session:
-            for role, name in (
-                (Role.OPERATOR, "Ольга Операторова"),
-                (Role.MANAGER, "Мария Менеджерова"),
-                (Role.ADMIN, "Алексей Админов"),
-            ):
+            for role, name in STAFF:
                 user = await create_user(
                     session, login=role.value, password=PASSWORD, role=role, full_name=name, language="ru"
                 )
