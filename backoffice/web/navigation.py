@@ -17,4 +17,5 @@ class NavLink:
 
 NAV: list[NavLink] = [
     NavLink("/", "web.nav.queue"),
+    NavLink("/replies", "web.nav.replies", Role.MANAGER),
 ]

@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "backoffice.web.views.events",
     "backoffice.web.views.claim",
     "backoffice.web.views.customer",
+    "backoffice.web.views.replies",
 )
 
 
