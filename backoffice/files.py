@@ -104,7 +104,7 @@ async def stream_attachment(
             await _download(request, settings, attachment.tg_file_id, cached)
         await set_attachment_storage(session, attachment_id=attachment.id, storage_path=relative)
     mime = attachment.mime_type or mimetypes.guess_type(attachment.file_name or "")[0]
-    if mime is None and attachment.kind == "photo":
+    if mime is None and inline and attachment.kind == "photo":
         mime = "image/jpeg"  # Telegram sends photos as JPEG and names no type for them
     mime = mime or "application/octet-stream"
     name = attachment.file_name or f"attachment-{attachment.id}"
