@@ -90,18 +90,30 @@ async def test_claim_from_the_chat_to_a_decision(
 
         # A reply reaches the customer's chat.
         await page.evaluate("window.__noReload = true")
-        await page.get_by_label(ru("web.card.reply_text", name="Анна Петрова")).fill(
-            "Анна, пришлите, пожалуйста, фото чека."
+        reply_box = page.get_by_label(ru("web.card.reply_text", name="Анна Петрова"))
+        await reply_box.fill("Анна, пришлите, пожалуйста, фото чека. Бланк возврата — во вложении.")
+        await page.get_by_label(ru("web.card.files")).set_input_files(
+            files=[{"name": "бланк-возврата.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 form"}]
         )
         await page.get_by_role("button", name=ru("web.card.send")).click()
         await page.get_by_role("status").filter(has_text=ru("web.card.reply_queued")).wait_for()
-        (reply,) = await user.wait_for_messages(timeout=10)
-        assert "фото чека" in reply.text
+        reply, form = await user.wait_for_messages(2, timeout=10)
+        assert "фото чека" in (reply.text or "") and form.kind == "document"
 
         # The customer answers: the open card shows it within 3 s, without a reload.
         await user.send_text("Чек потерялся, есть выписка из банка")
         await page.locator("#timeline").get_by_text("есть выписка из банка").wait_for(timeout=LIVE)
         assert await page.evaluate("window.__noReload === true")
+
+        # A call with the courier, recorded on the claim.
+        await page.get_by_label(ru("web.card.record_kind")).select_option("phone")
+        await page.get_by_label(ru("web.card.counterpart_name")).fill("Сергей")
+        await page.get_by_label(ru("web.card.counterpart_role")).fill(ru("web.card.role_courier"))
+        await page.get_by_label(ru("web.card.summary")).fill("Курьер подтвердил: коробку уронили при разгрузке")
+        await page.get_by_role("button", name=ru("web.card.record_submit")).click()
+        call = page.locator("#timeline li").filter(has_text="коробку уронили")
+        await call.wait_for()
+        assert "Сергей (курьер)" in await call.inner_text()
 
         # The plan: add an activity, mark it done with its outcome.
         await page.get_by_label(ru("web.card.plan_title")).fill("Проверить партию чайников на складе")
