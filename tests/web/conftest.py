@@ -29,6 +29,7 @@ from shared.staff.accounts import open_session
 from shared.staff.service import create_user
 
 CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -49,7 +50,7 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 @pytest.fixture(autouse=True)
 def _needs_chromium() -> None:
-    if not CHROMIUM.exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("browser tests: /usr/bin/chromium is missing (apt-get install chromium)")
 
 
@@ -117,6 +118,8 @@ async def desk(
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
+    if not HAVE_CHROMIUM:  # a session fixture is set up before the autouse check above
+        pytest.skip("browser tests: /usr/bin/chromium is missing (apt-get install chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -197,6 +197,7 @@ async def test_customer_page_files_loose_messages_and_search(desk: Desk, signed_
 
     await page.goto(f"{desk.url}/customers/{customer.id}")
     await assert_accessible(page)
+    await screenshot(page, "customer")
     messages = page.locator("#messages li")
     assert await messages.count() == 2  # both outside any claim (the claim was registered by staff)
     # Register a claim from the first loose message: the message and its file go with it.
@@ -204,7 +205,7 @@ async def test_customer_page_files_loose_messages_and_search(desk: Desk, signed_
     await first.get_by_role("button", name=ru("web.customer.register")).click()
     await page.wait_for_url("**/claims/*")
     await page.locator("#timeline").get_by_text("Ещё прислали не тот цвет", exact=True).wait_for()
-    await page.locator("#timeline").get_by_role("link", name="📎 receipt.pdf").wait_for()
+    await page.locator("#timeline").get_by_role("link", name="receipt.pdf").wait_for()
     # Attach the other one to the open claim.
     await page.goto(f"{desk.url}/customers/{customer.id}")
     second = page.locator("#messages li").filter(has_text="И чек")

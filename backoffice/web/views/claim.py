@@ -164,7 +164,7 @@ async def card_context(request: web.Request, claim_id: int, state: CardState | N
             }
             for item in plan
         ],
-        "history": describe_events(events, directory, c),
+        "history": describe_events(events, directory, c, claim.currency),
         "directory": directory,
         "templates": templates,
         "values": {name: form_value(c, claim, name, kind) for name, kind in FIELDS},
