@@ -247,3 +247,31 @@ async def test_saved_replies_per_language(desk: Desk, signed_in) -> None:
     response = await operator.goto(desk.url + "/replies")
     assert response is not None and response.status == 403
     await operator.get_by_role("alert").filter(has_text=ru("web.error.forbidden_page")).wait_for()
+
+
+async def test_queue_pages_and_sorts_in_place(desk: Desk, signed_in) -> None:
+    async with desk.sessions() as session:
+        customer = await make_customer(session, name="Елена Васильева")
+        now = utcnow()
+        claims = [
+            await make_claim(session, customer=customer, registered_at=now - timedelta(minutes=i)) for i in range(55)
+        ]
+        await session.commit()
+    page = await signed_in("operator")
+    await page.goto(desk.url + "/")
+    rows = page.locator("table.claims tbody tr")
+    assert await rows.count() == 50
+    assert ru("web.queue.total", total="55") in await page.inner_text("#queue-results")
+    await page.evaluate("window.__noReload = true")
+    # The next page (keyset cursor in the URL), fetched in place by htmx.
+    await page.get_by_role("link", name=ru("web.queue.next_page")).click()
+    await page.wait_for_url("**/?cursor=*")
+    await page.get_by_role("link", name=ru("web.queue.first_page")).wait_for()
+    assert await rows.count() == 5
+    assert await rows.last.locator("td").first.inner_text() == claims[-1].number
+    # A column header sorts (ascending by number first), in place too.
+    await page.get_by_role("link", name=ru("web.claim.number")).click()
+    await page.wait_for_url("**/?sort=number")
+    await page.locator("th[aria-sort='ascending']").wait_for()
+    assert await rows.first.locator("td").first.inner_text() == min(c.number for c in claims)
+    assert await page.evaluate("window.__noReload === true")
