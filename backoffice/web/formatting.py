@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal
+from babel.units import format_unit
 
 # Babel writes an alphabetic currency code right against the digits in English ("RUB3,490.00");
 # CLDR's currency spacing asks for a space there.
@@ -30,6 +31,14 @@ class Formats:
     def total(self, value: int, exact: bool = True) -> str:
         """A list's total: "10 000+" when the count stopped at the cap."""
         return self.number(value) if exact else self.number(max(value, TOTAL_CAP)) + "+"
+
+    def size(self, size: int) -> str:
+        """A file's size: `13 B`, `4,2 kB`, `1,5 MB` (Babel's units, in the reader's language)."""
+        if size < 1024:
+            return format_unit(size, "digital-byte", "short", locale=self.language)
+        if size < 1024 * 1024:
+            return format_unit(round(size / 1024, 1), "digital-kilobyte", "short", locale=self.language)
+        return format_unit(round(size / 1024 / 1024, 1), "digital-megabyte", "short", locale=self.language)
 
     def money(self, amount: Decimal | int | None, currency: str) -> str:
         if amount is None:

@@ -314,6 +314,8 @@ async def record_interaction(request: web.Request) -> web.Response:
             raise InvalidValue("channel", "choose a call, an e-mail, a meeting or a note")
         direction = str(form.get("direction", "")) or None
         occurred = str(form.get("occurred_at", "")).strip()
+        if occurred == str(form.get("occurred_default", "")).strip():
+            occurred = ""  # left as the form offered it: now, to the second (the timeline's order)
         await add_staff_interaction(
             c.session,
             claim_id=claim_id,
