@@ -14,19 +14,28 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.api.http import ctx
 from backoffice.keys import files_key
 from backoffice.problems import ApiProblem
 from shared.claims.queries import get_attachment, set_attachment_storage
+from shared.enums import AttachmentKind
+from shared.errors import InvalidValue
+from shared.interactions.service import AttachmentIn
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
+MAX_UPLOAD = 10 * 1024 * 1024  # Telegram's limit for photos; documents may be larger there, not here
 
 
-def files_dir(request: web.Request) -> Path:
-    return (ctx(request).settings.data_dir / "files").resolve()
+def files_dir(settings: Settings) -> Path:
+    return (settings.data_dir / "files").resolve()
+
+
+# What a browser may show in the page itself (the staff pages' thumbnails); anything else is a download.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 async def http_client(app: web.Application) -> AsyncIterator[None]:
@@ -43,9 +52,9 @@ def _client(app: web.Application) -> aiohttp.ClientSession:
     return app[files_key]  # type: ignore[return-value]
 
 
-async def _download(request: web.Request, file_id: str, target: Path) -> None:
+async def _download(request: web.Request, settings: Settings, file_id: str, target: Path) -> None:
     # Without BOT_TOKEN the files are the local sandbox emulator's (the bot part talks to it).
-    api = ctx(request).settings.bot_api
+    api = settings.bot_api
     base, token = api.base, api.token
     client = _client(request.app)
     try:
@@ -69,13 +78,16 @@ async def _download(request: web.Request, file_id: str, target: Path) -> None:
         raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable") from None
 
 
-async def stream_attachment(request: web.Request, attachment_id: int) -> web.StreamResponse:
-    c = ctx(request)
-    attachment = await get_attachment(c.session, attachment_id=attachment_id)
+async def stream_attachment(
+    request: web.Request, attachment_id: int, *, session: AsyncSession, settings: Settings, inline: bool = False
+) -> web.StreamResponse:
+    """`inline`: an image is shown in the page (Content-Disposition inline); anything else, and
+    everything when False, downloads."""
+    attachment = await get_attachment(session, attachment_id=attachment_id)
     if attachment.removed_at is not None:
         # Deleted for good (the retention period ended, or the customer's data was erased).
         raise ApiProblem(410, "file_removed", f"api.problem.file_{attachment.removed_reason or 'expired'}")
-    root = files_dir(request)
+    root = files_dir(settings)
     cached: Path | None = None
     if attachment.storage_path:
         candidate = (root / attachment.storage_path).resolve()
@@ -92,18 +104,42 @@ async def stream_attachment(request: web.Request, attachment_id: int) -> web.Str
         relative = f"tg/{_SAFE.sub('_', name)[:120]}"
         cached = root / relative
         if not cached.is_file():
-            await _download(request, attachment.tg_file_id, cached)
-        await set_attachment_storage(c.session, attachment_id=attachment.id, storage_path=relative)
-    mime = attachment.mime_type or mimetypes.guess_type(attachment.file_name or "")[0] or "application/octet-stream"
+            await _download(request, settings, attachment.tg_file_id, cached)
+        await set_attachment_storage(session, attachment_id=attachment.id, storage_path=relative)
+    mime = attachment.mime_type or mimetypes.guess_type(attachment.file_name or "")[0]
+    if mime is None and inline and attachment.kind == "photo":
+        mime = "image/jpeg"  # Telegram sends photos as JPEG and names no type for them
+    mime = mime or "application/octet-stream"
     name = attachment.file_name or f"attachment-{attachment.id}"
+    disposition = "inline" if inline and mime in INLINE_TYPES else "attachment"
     response = web.FileResponse(
         cached,
         headers={
             "Content-Type": mime,
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+            # Opened on its own, a file is inert: no script, no plugin, no form.
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
             "Cache-Control": "private, max-age=3600",
             # The type is the sender's claim: never let a browser sniff an "image" into HTML/script.
             "X-Content-Type-Options": "nosniff",
         },
     )
     return response
+
+
+def save_upload(settings: Settings, upload: web.FileField) -> AttachmentIn:
+    """A file staff attach to a reply, kept under CLAIMDESK_DATA_DIR/files/uploads; the delivery
+    worker sends it from there. JPEG and PNG go as photos, anything else as a document."""
+    data = upload.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise InvalidValue("files", f"a file is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
+    if not data:
+        raise InvalidValue("files", "an empty file")
+    name = (upload.filename or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+    mime = upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    relative = f"uploads/{uuid.uuid4().hex}-{_SAFE.sub('_', name)[:80]}"
+    target = files_dir(settings) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    kind = AttachmentKind.PHOTO if mime in ("image/jpeg", "image/png") else AttachmentKind.DOCUMENT
+    return AttachmentIn(kind=kind, file_name=name, mime_type=mime, size=len(data), storage_path=relative)

@@ -116,7 +116,8 @@ async def add_interaction(request: web.Request) -> web.Response:
 
 async def get_attachment_file(request: web.Request) -> web.StreamResponse:
     """The file, fetched through the Bot API once and then served from the disk cache."""
-    return await stream_attachment(request, path_id(request, "attachment_id"))
+    c = ctx(request)
+    return await stream_attachment(request, path_id(request, "attachment_id"), session=c.session, settings=c.settings)
 
 
 routes = [

@@ -37,6 +37,12 @@ class WebContext:
         assert self.user is not None, "a public page has no actor"
         return Actor.staff(self.user.id)
 
+    async def rollback(self) -> None:
+        """Drop what a refused step wrote; the signed-in user is read again for the page's header."""
+        await self.session.rollback()
+        if self.user is not None:
+            await self.session.refresh(self.user)
+
     def has_role(self, role: Role) -> bool:
         return self.user is not None and ROLE_RANK[Role(self.user.role)] >= ROLE_RANK[role]
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal, format_percent
+from babel.units import format_unit
 
 # Babel writes an alphabetic currency code right against the digits in English ("RUB3,490.00");
 # CLDR's currency spacing asks for a space there.
@@ -44,6 +45,14 @@ class Formats:
             return ""
         pattern = Locale.parse(self.language).percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
         return format_percent(Decimal(str(points)) / 100, format=pattern, locale=self.language)
+
+    def size(self, size: int) -> str:
+        """A file's size: `13 B`, `4,2 kB`, `1,5 MB` (Babel's units, in the reader's language)."""
+        if size < 1024:
+            return format_unit(size, "digital-byte", "short", locale=self.language)
+        if size < 1024 * 1024:
+            return format_unit(round(size / 1024, 1), "digital-kilobyte", "short", locale=self.language)
+        return format_unit(round(size / 1024 / 1024, 1), "digital-megabyte", "short", locale=self.language)
 
     def money(self, amount: Decimal | int | None, currency: str) -> str:
         if amount is None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.auth import SESSION_COOKIE
 from backoffice.keys import db_key, settings_key
+from backoffice.problems import ApiProblem
 from backoffice.web import csrf
 from backoffice.web.context import WEB, WebContext
 from backoffice.web.errors import error_text
@@ -130,6 +131,9 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:  
             key = {404: "web.error.not_found", 405: "web.error.method", 413: "web.error.too_large"}.get(
                 exc.status, "web.error.refused"
             )
+            response = _problem_page(request, c, exc.status, c.t(key))
+        except ApiProblem as exc:  # raised by the shared file download (backoffice/files.py)
+            key = "web.error.file_unavailable" if exc.code == "file_unavailable" else "web.error.not_found"
             response = _problem_page(request, c, exc.status, c.t(key))
         except DomainError as exc:
             status = {"not_found": 404, "stale_version": 409, "forbidden": 403}.get(exc.code, 422)

@@ -22,4 +22,5 @@ NAV: list[NavLink] = [
     NavLink("/undelivered", "web.undelivered.nav"),
     NavLink("/catalogs", "web.admin.nav.catalogs", Role.MANAGER),
     NavLink("/users", "web.admin.nav.users", Role.ADMIN),
+    NavLink("/replies", "web.nav.replies", Role.MANAGER),
 ]

@@ -42,6 +42,10 @@ MODULES: tuple[str, ...] = (
     "backoffice.web.views.users",
     "backoffice.web.views.undelivered",
     "backoffice.web.views.new_claim",
+    "backoffice.web.views.events",
+    "backoffice.web.views.claim",
+    "backoffice.web.views.customer",
+    "backoffice.web.views.replies",
 )
 
 

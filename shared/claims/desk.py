@@ -1,6 +1,7 @@
 """What staff do at the desk, as one service call each: register a claim received by phone, e-mail
-or in person (finding or creating its customer), edit a claim under the reassignment rule, and
-record an interaction (a Telegram reply goes through the outbox)."""
+or in person (finding or creating its customer), edit a claim under the reassignment rule, record
+an interaction (a Telegram reply goes through the outbox), and file a customer's message that came
+outside any claim: as a new claim, or on one of their open claims."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
+from shared.audit.service import log_claim_event
 from shared.claims.models import Claim
 from shared.claims.service import NewClaim, get_claim, register_claim, update_claim
+from shared.claims.workflow import ClaimStatus
 from shared.customers.service import find_or_create_customer
 from shared.enums import Channel, Direction, InteractionChannel, Role
-from shared.errors import InvalidValue, NotAllowed
+from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound
 from shared.interactions.models import Interaction
 from shared.interactions.service import log_interaction, reply_to_customer
+from shared.live import notify_live
 from shared.staff.models import StaffUser
 
 STAFF_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.WEB)
@@ -123,3 +127,62 @@ async def add_staff_interaction(
         occurred_at=occurred_at,
     )
     return interaction
+
+
+async def _loose_message(session: AsyncSession, interaction_id: int) -> Interaction:
+    message = await session.get(Interaction, interaction_id, with_for_update=True)
+    if message is None or message.direction != Direction.INBOUND.value or message.customer_id is None:
+        raise NotFound("interaction", interaction_id)
+    if message.claim_id is not None:
+        raise Conflict("this message is already on a claim", field="claim_id")
+    return message
+
+
+async def register_claim_from_message(session: AsyncSession, *, interaction_id: int, actor: Actor) -> Claim:
+    """A customer's message kept outside any claim becomes a new claim: its text is the description,
+    and the message (with its files) is the claim's first interaction."""
+    message = await _loose_message(session, interaction_id)
+    files = len(message.attachments)
+    description = message.text.strip() or "—"
+    channel = Channel.TELEGRAM if message.channel == InteractionChannel.TELEGRAM.value else Channel.WEB
+    claim = await register_claim(
+        session,
+        claim_in=NewClaim(customer_id=message.customer_id, description=description, channel=channel),
+        actor=actor,
+    )
+    message.claim_id = claim.id
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=claim.id,
+        actor=actor,
+        kind="interaction_added",
+        after={"interaction_id": message.id, "direction": message.direction, "attachments": files, "moved": True},
+    )
+    return claim
+
+
+async def attach_message_to_claim(session: AsyncSession, *, interaction_id: int, claim_id: int, actor: Actor) -> Claim:
+    """A customer's message kept outside any claim goes onto one of their claims that is not closed."""
+    message = await _loose_message(session, interaction_id)
+    claim = await get_claim(session, claim_id=claim_id)
+    if claim.customer_id != message.customer_id:
+        raise NotFound("claim", claim_id)
+    if claim.status == ClaimStatus.CLOSED:
+        raise Conflict("the claim is closed", field="status")
+    message.claim_id = claim.id
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=claim.id,
+        actor=actor,
+        kind="interaction_added",
+        after={
+            "interaction_id": message.id,
+            "direction": message.direction,
+            "attachments": len(message.attachments),
+            "moved": True,
+        },
+    )
+    await notify_live(session, kind="message", customer_id=claim.customer_id, claim_id=claim.id)
+    return claim

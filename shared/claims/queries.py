@@ -78,6 +78,7 @@ class ClaimPage:
     items: list[dict[str, Any]]
     total: int
     next_cursor: str | None
+    total_exact: bool = True  # False: `total` is a floor (the count stopped at its cap)
 
 
 def _encode_cursor(sort: str, value: Any, ident: int, total: int) -> str:

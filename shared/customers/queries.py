@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from shared.claims.models import Claim
 from shared.customers.models import Customer
+from shared.enums import Direction
 from shared.errors import NotFound
+from shared.interactions.models import Interaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ async def list_customers(
         matches = [
             Customer.name.ilike(pattern),
             Customer.email.ilike(pattern),
-            Customer.username.ilike(pattern),
+            Customer.username.ilike(_like(q.strip().lstrip("@"))),
         ]
         if len(digits) >= 3:
             matches.append(Customer.phone.like(_like(digits)))
@@ -63,3 +66,16 @@ async def customer_with_claims(session: AsyncSession, *, customer_id: int) -> tu
         )
     ).all()
     return customer, claims
+
+
+async def customer_messages(session: AsyncSession, *, customer_id: int, limit: int = 200) -> Sequence[Interaction]:
+    """What the customer sent, newest first: on their claims and outside any (kept by the bot when no
+    claim was open or the customer had not said which one)."""
+    rows = await session.scalars(
+        select(Interaction)
+        .where(Interaction.customer_id == customer_id, Interaction.direction == Direction.INBOUND.value)
+        .options(selectinload(Interaction.attachments))
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+        .limit(limit)
+    )
+    return rows.all()

@@ -21,6 +21,7 @@ from shared.customers.models import Customer
 from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Attachment, Interaction
+from shared.live import notify_live
 from shared.outbox.service import enqueue
 from shared.text_limits import LONG_TEXT
 
@@ -201,7 +202,9 @@ async def log_interaction(
         at = values["occurred_at"]
         staff_spoke = answers_the_customer(by_staff=actor.is_staff, direction=direction, channel=channel)
         if staff_spoke and (claim.first_response_at is None or claim.first_response_at > at):
-            claim.first_response_at = at
+            # Not an edit of the claim: its version stays (see record_first_response).
+            await record_first_response(session, claim_id=claim.id, at=at)
+            set_committed_value(claim, "first_response_at", at)
     if claim is not None and audit:
         await log_claim_event(
             session,
@@ -216,6 +219,8 @@ async def log_interaction(
             },
             at=values["occurred_at"],
         )
+    if customer_id is not None:
+        await notify_live(session, kind="message", customer_id=customer_id, claim_id=claim_id)
     return interaction, True
 
 

@@ -259,3 +259,41 @@ async def change_plan_item(
     )
     await _notify(session, item, changed)
     return item
+
+
+async def move_plan_item(session: AsyncSession, *, item_id: int, actor: Actor, offset: int) -> PlanItem:
+    """Move an activity one place up (offset -1) or down (+1) in its plan: it swaps positions with
+    its neighbour; one audit event. At either end of the plan nothing changes."""
+    if offset not in (-1, 1):
+        raise InvalidValue("offset", "must be -1 or 1")
+    item = await get_plan_item(session, item_id=item_id, lock=True)
+    await _open_claim(session, item.claim_id)
+    order = list(
+        (
+            await session.scalars(
+                select(PlanItem)
+                .where(PlanItem.claim_id == item.claim_id)
+                .order_by(PlanItem.position, PlanItem.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    index = next(i for i, row in enumerate(order) if row.id == item.id)
+    target = index + offset
+    if not 0 <= target < len(order):
+        return item
+    order[index], order[target] = order[target], order[index]
+    before = {row.id: row.position for row in order}
+    # Positions become 0..n-1 in the new order (equal positions left by older data are resolved too).
+    for position, row in enumerate(order):
+        row.position = position
+    await session.flush()
+    await log_claim_event(
+        session,
+        claim_id=item.claim_id,
+        actor=actor,
+        kind="plan_item_moved",
+        before={"plan_item_id": item.id, "position": before[item.id]},
+        after={"plan_item_id": item.id, "position": item.position},
+    )
+    return item

@@ -29,6 +29,7 @@ from shared.staff.accounts import open_session
 from shared.staff.service import create_user
 
 CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -49,7 +50,7 @@ os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 @pytest.fixture(autouse=True)
 def _needs_chromium() -> None:
-    if not CHROMIUM.exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("browser tests: /usr/bin/chromium is missing (apt-get install chromium)")
 
 
@@ -98,11 +99,7 @@ async def desk(
     desk = Desk(url="", settings=settings, sessions=db, app=app)
     if with_users:
         async with db() as session:
-            for role, name in (
-                (Role.OPERATOR, "Ольга Операторова"),
-                (Role.MANAGER, "Мария Менеджерова"),
-                (Role.ADMIN, "Алексей Админов"),
-            ):
+            for role, name in STAFF:
                 user = await create_user(
                     session, login=role.value, password=PASSWORD, role=role, full_name=name, language="ru"
                 )
@@ -121,6 +118,8 @@ async def desk(
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
+    if not HAVE_CHROMIUM:  # a session fixture is set up before the autouse check above
+        pytest.skip("browser tests: /usr/bin/chromium is missing (apt-get install chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -195,3 +194,16 @@ async def assert_accessible(page: Any) -> None:
     bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
     detail = "\n".join(f"{v['impact']}: {v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:5]}" for v in bad)
     assert not bad, f"accessibility violations on {page.url}:\n{detail}"
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Any]:
+    """The Bot API emulator as `claimdesk run` starts it without BOT_TOKEN (the sandbox): the desk's
+    settings point at it through SANDBOX_PORT (`desk_settings_extra` of the tests that use it)."""
+    from bot.sandbox import BotApiEmulator
+    from shared.settings import SANDBOX_TOKEN
+
+    emulator = BotApiEmulator(token=SANDBOX_TOKEN, webhook_retry_delay=0.2, fault_hold=2.0)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()

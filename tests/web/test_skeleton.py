@@ -86,3 +86,28 @@ async def test_pages_send_the_security_headers(desk: Desk) -> None:
             assert response.headers["Referrer-Policy"] == "same-origin"
         async with client.get(desk.url + "/static/js/htmx-2.0.11.min.js") as response:
             assert response.status == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_an_expired_session_signs_in_again_and_returns_to_the_page(desk: Desk, signed_in) -> None:
+    from sqlalchemy import update
+
+    from shared.clock import utcnow
+    from shared.staff.models import StaffSession
+    from tests.factories import make_claim
+
+    async with desk.sessions() as session:
+        claim = await make_claim(session)
+        await session.commit()
+    page = await signed_in("operator")
+    await page.goto(f"{desk.url}/claims/{claim.id}")
+    async with desk.sessions() as session:
+        await session.execute(update(StaffSession).values(expires_at=utcnow()))
+        await session.commit()
+    # An htmx form post with the session gone: the browser goes to sign in, then back to the card.
+    await page.get_by_label(ru("web.field.priority")).select_option("high")
+    await page.get_by_role("button", name=ru("web.card.save")).click()
+    await page.wait_for_url(f"**/signin?next=/claims/{claim.id}")
+    await page.get_by_label(ru("web.signin.login")).fill("operator")
+    await page.get_by_label(ru("web.signin.password")).fill(PASSWORD)
+    await page.get_by_role("button", name=ru("web.signin.submit")).click()
+    await page.wait_for_url(f"{desk.url}/claims/{claim.id}")
