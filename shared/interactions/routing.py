@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -37,14 +37,19 @@ class Route:
         return self.claim is None and len(self.choices) > 1
 
 
+# Built once: the bot runs it for nearly every message, and building the statement (the OR of
+# the open statuses, the ordering) cost more CPU than running it. An OR of equalities rather than
+# IN: an expanding IN is rendered again at every call.
+_OPEN_CLAIMS = (
+    select(Claim)
+    .where(Claim.customer_id == bindparam("customer_id"), or_(*(Claim.status == s.value for s in OPEN_STATUSES)))
+    .order_by(Claim.registered_at.desc(), Claim.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def open_claims(session: AsyncSession, *, customer_id: int, limit: int = 10) -> Sequence[Claim]:
-    rows = await session.scalars(
-        select(Claim)
-        # OR of equalities rather than IN: an expanding IN is re-rendered on every call.
-        .where(Claim.customer_id == customer_id, or_(*(Claim.status == s.value for s in OPEN_STATUSES)))
-        .order_by(Claim.registered_at.desc(), Claim.id.desc())
-        .limit(limit)
-    )
+    rows = await session.scalars(_OPEN_CLAIMS, {"customer_id": customer_id, "limit": limit})
     return rows.all()
 
 
