@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiogram import Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, Update
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from bot.app import create_bot, create_dispatcher
 from bot.routers import ROUTERS
 from bot.sandbox import BotApiEmulator
 from bot.update_scope import after_commit
-from shared.bot_state.models import AppMeta, ProcessedUpdate
+from shared.bot_state.models import AppMeta, FsmRecord, ProcessedUpdate
 from shared.customers.models import Customer
 from shared.db import create_engine, create_session_factory
 from shared.i18n import get_translator
@@ -46,8 +47,9 @@ async def commit_then_fail(message: Message, session: AsyncSession) -> None:
     raise RuntimeError("after an explicit commit")
 
 
-async def reply_then_fail(message: Message, session: AsyncSession) -> None:
+async def reply_then_fail(message: Message, session: AsyncSession, state: FSMContext) -> None:
     after_commit(message.answer("never sent: the update rolled back"))
+    await state.set_state("Failing:step")  # in PostgreSQL: written in the update's transaction
     session.add(AppMeta(key=f"rolled-back-{message.message_id}", value={}))
     raise RuntimeError("before the commit")
 
@@ -250,8 +252,9 @@ async def test_a_failed_update_sends_none_of_its_replies_and_a_commit_in_a_handl
     emu: BotApiEmulator, db: async_sessionmaker[AsyncSession]
 ) -> None:
     """Replies wait for the commit: a handler that queued one and then failed sends nothing but
-    the apology, and what it wrote is rolled back. `session.commit()` in a handler is
-    SQLAlchemy's: it commits there and then (handlers should leave that to the middleware)."""
+    the apology, and what it wrote (its conversation state too) is rolled back.
+    `session.commit()` in a handler is SQLAlchemy's: it commits there and then (handlers should
+    leave that to the middleware)."""
     t = get_translator("en")
     user = emu.user(7007, first_name="Ada", language_code="en")
     async with running_bot(emu, db, routers=FAILING):
@@ -262,6 +265,8 @@ async def test_a_failed_update_sends_none_of_its_replies_and_a_commit_in_a_handl
         await user.sleep_until_quiet(0.2)
     async with db() as session:
         keys = set((await session.scalars(select(AppMeta.key))).all())
+        states = set((await session.scalars(select(FsmRecord.state))).all())
+    assert "Failing:step" not in states
     assert sorry.text == sorry_again.text == t("bot.error.sorry")
     assert [m.text for m in user.messages] == [sorry.text, sorry_again.text]
     assert not any(key.startswith("rolled-back") for key in keys)
