@@ -1,5 +1,9 @@
 """The customers' bot: Bot, Dispatcher, long polling and webhook modes, and the `serve` part that
 `claimdesk run` / `claimdesk bot` start (with the local sandbox emulator when BOT_TOKEN is unset).
+
+Both modes are aiogram's own: `Dispatcher.start_polling` (updates handled as tasks, at most
+`UPDATES_AT_ONCE` at a time) and aiogram's webhook request handler, answering Telegram only once
+the update's transaction has committed (`CommittedRequestHandler`).
 """
 
 from __future__ import annotations
@@ -8,36 +12,30 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import DisabledEventIsolation
-from aiogram.methods import TelegramMethod
+from aiogram.fsm.storage.memory import DisabledEventIsolation, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeDefault, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.api_session import api_session, json_params
-from bot.fsm import CommittedRedisStorage, PostgresStorage, create_storage
-from bot.middlewares import CustomerMiddleware, ReplyThrottle, UpdateTransactionMiddleware
-from bot.plain_texts import (
-    HANDLE,
-    OFFERED,
-    PlainTextMiddleware,
-    PlainTexts,
-    plain_text_of_json,
-    plain_text_prefixes,
-)
-from bot.polling import poll
-from bot.router_gates import gate_routers
+from bot.errors import ErrorPolicy, RedeliverUpdate
+from bot.fsm import create_storage
+from bot.middlewares import CustomerMiddleware, UpdateTransactionMiddleware
 from bot.routers import ROUTERS, build_routers
+from bot.throttle import ReplyThrottle
 from shared.i18n import SUPPORTED, get_translator
 from shared.runtime import Database, StartupError
 from shared.settings import Settings
@@ -45,25 +43,17 @@ from shared.settings import Settings
 log = logging.getLogger("claimdesk.bot")
 
 WEBHOOK_PATH = "/telegram/webhook"
-PLAIN_TEXTS = "claimdesk_plain_texts"  # the dispatcher's `PlainTexts`, when plain texts take their path
 COMMANDS = ("start", "new", "claims", "lang", "help", "cancel")
-
+FSM_STORAGE = "fsm_storage"  # the dispatcher's FSM storage (aiogram's name for it in handler data)
 
 # Updates handled at once, in either mode: the most Telegram allows a webhook (and one getUpdates
-# answer's worth). Plain texts (most updates) wait for a shared statement, the others for one of
-# the pool's connections; fewer at once left the database waiting for the bot (bench/bot_ingest.py).
+# answer's worth). Those of one chat take turns; the others wait for one of the pool's
+# connections (the transaction middleware lets at most the pool's size hold one).
 UPDATES_AT_ONCE = 100
 
 
-def _inline(sync: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        return sync(*args, **kwargs)
-
-    return call
-
-
 def create_bot(settings: Settings, *, token: str | None = None, api_base: str | None = None) -> Bot:
-    session = api_session(api_base or settings.telegram_api_base)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base or settings.telegram_api_base))
     raw_token = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
     if not raw_token:
         raise StartupError("BOT_TOKEN: not set")
@@ -83,64 +73,30 @@ def create_dispatcher(
     if storage is None:
         storage, default_isolation = create_storage(settings.redis_url, sessions)
         isolation = isolation or default_isolation
-    if isolation is None:
-        from aiogram.fsm.storage.memory import SimpleEventIsolation
-
-        isolation = SimpleEventIsolation()
-    # FSM is wired by hand: the transaction middleware must hold the per-chat lock across the
-    # commit, and aiogram's own FSM middleware (which would take it) sits inside the transaction.
-    dp = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
-    fsm = FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation())
-
-    def fsm_key(bot: Bot, data: dict[str, Any]) -> str | None:
-        # aiogram's own resolution of the update's FSM key, so the record read up front is the
-        # one FSMContext asks the storage for.
-        if not isinstance(storage, PostgresStorage):
-            return None
-        context = fsm.resolve_event_context(bot, data)
-        return storage.key_builder.build(context.key) if context is not None else None
-
+    isolation = isolation or SimpleEventIsolation()
+    # aiogram's FSM middleware is added by hand, inside the transaction middleware: the chat's
+    # turn must be taken before the state is read and held across the commit (aiogram puts its
+    # own FSM middleware, and its lock, outside every middleware we add). With `disable_fsm`
+    # aiogram keeps no storage of ours: the dispatcher's shutdown closes it, after the updates in
+    # hand are finished.
+    dp = Dispatcher(disable_fsm=True)
+    dp[FSM_STORAGE] = storage
     replies = dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
-    dp.include_routers(*build_routers(routers))
-    # A known customer's plain text outside any wizard: one statement instead of the routers'
-    # transaction (bot.plain_texts), when the routers let such a text reach only the catch-all.
-    prefixes = plain_text_prefixes(dp)
-    if isinstance(storage, PostgresStorage | CommittedRedisStorage) and prefixes is not None:
-        # A fifth of the updates in flight as statements at once (2 by default): the others'
-        # texts wait for the next one and share its commit.
-        texts = dp[PLAIN_TEXTS] = PlainTexts(
-            sessions, storage, isolation, replies, prefixes=prefixes, statements=max(2, settings.db_pool_size // 5)
-        )
-        dp.update.outer_middleware(PlainTextMiddleware(texts))
-        dp.shutdown.register(texts.close)
-    dp.update.outer_middleware(
-        UpdateTransactionMiddleware(
-            sessions,
-            isolation,
-            webhook=webhook,
-            default_language=settings.default_language,
-            fsm_key=fsm_key,
-            transactions=settings.db_pool_size,
-        )
+    errors = ErrorPolicy(sessions, replies, webhook=webhook, default_language=settings.default_language)
+    transactions = UpdateTransactionMiddleware(
+        sessions, isolation, errors, webhook=webhook, transactions=settings.db_pool_size
     )
-    dp.update.outer_middleware(fsm)
+    dp.update.outer_middleware(transactions)
+    dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))
-    gate_routers(dp)
-    run_sync_filters_inline(dp)
+    # What escapes the transaction middleware (bot.errors); an outage it turned into
+    # RedeliverUpdate goes on to the webhook's answer.
+    dp.errors.register(errors.on_error, ~ExceptionTypeFilter(RedeliverUpdate))
+    dp.shutdown.register(transactions.finish)
+    dp.shutdown.register(storage.close)
+    dp.shutdown.register(isolation.close)
+    dp.include_routers(*build_routers(routers))
     return dp
-
-
-def run_sync_filters_inline(router: Router) -> None:
-    """aiogram 3 runs every synchronous filter (each `F.text == ...`) through `asyncio.to_thread`:
-    a thread hand-off per filter per update, most of the routing cost. Ours are cheap pure checks,
-    so they run inline on the event loop; their arguments are injected as before."""
-    for sub in router.chain_tail:
-        for observer in sub.observers.values():
-            objects = [*(observer._handler.filters or ()), *(f for h in observer.handlers for f in h.filters or ())]
-            for item in objects:
-                if not item.awaitable:
-                    item.callback = _inline(item.callback)
-                    item.awaitable = True
 
 
 async def set_commands(bot: Bot, default_language: str) -> None:
@@ -152,52 +108,41 @@ async def set_commands(bot: Bot, default_language: str) -> None:
 
 
 class CommittedRequestHandler(SimpleRequestHandler):
-    """Answers Telegram only when the update's transaction has committed.
+    """aiogram's webhook handler, answering Telegram only once the update's transaction has
+    committed: 200 then, 503 when the database is out (`RedeliverUpdate`: Telegram delivers the
+    update again), 500 for anything the errors handler could not take.
 
-    aiogram's handler answers early after 55 s (or at once with handle_in_background) and goes on
-    in the background; then a failure would lose the update. Here any failure is a 500 and
-    Telegram delivers the update again; a reply the handler returned travels in the response.
+    aiogram's own handler cannot do this: in the background mode it answers before the update is
+    handled; otherwise (`feed_webhook_update`) it answers 200 after 55 s whatever happens and
+    goes on in the background, and it has no status for "not stored, send it again". Only
+    public methods are used (`handle`, `resolve_bot`, `verify_secret`, `Dispatcher.feed_update`).
+    Remove this class when aiogram lets the application decide how an update is acknowledged
+    (aiogram issue #1397, "Add more control on how updates acknowledged").
     """
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, secret_token: str | None, **data: Any) -> None:
         super().__init__(dispatcher, bot, handle_in_background=False, secret_token=secret_token, **data)
 
-    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
-        raw = await request.json(loads=bot.session.json_loads)
-        texts: PlainTexts | None = self.dispatcher.get(PLAIN_TEXTS)
-        offered = False
-        if texts is not None and (text := plain_text_of_json(raw, texts.prefixes)) is not None:
-            # The most frequent update, before aiogram parses it (bot.plain_texts).
-            offered = True
-            try:
-                result: Any = await texts.handle(bot, text)
-            except Exception:
-                log.exception("update %s failed; not acknowledged, Telegram will deliver it again", text.update_id)
-                return web.Response(status=500, text="update not processed")
-            if result is not HANDLE:
-                return self._reply(bot, result)
-        update = Update.model_validate(raw, context={"bot": bot})
+    async def handle(self, request: web.Request) -> web.Response:
+        bot = await self.resolve_bot(request)
+        if not self.verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), bot):
+            return web.Response(body="Unauthorized", status=401)
         try:
-            result = await self.dispatcher.feed_update(bot, update, **self.data, **{OFFERED: offered})
+            update = Update.model_validate(await request.json(loads=bot.session.json_loads), context={"bot": bot})
+        except (ValueError, ValidationError) as exc:
+            # Telegram would send it again and again: it is not an update this bot understands.
+            log.error("webhook: a request that is no update was acknowledged and dropped: %s", exc)
+            return web.json_response({})
+        try:
+            await self.dispatcher.feed_update(bot, update, **self.data)
+        except RedeliverUpdate:
+            return web.Response(status=503, text="update not stored; deliver it again")
         except Exception:
-            log.exception("update %s failed; not acknowledged, Telegram will deliver it again", update.update_id)
+            log.exception("update %s failed in the errors handler; not acknowledged", update.update_id)
             return web.Response(status=500, text="update not processed")
-        return self._reply(bot, result)
+        return web.json_response({})
 
-    def _reply(self, bot: Bot, result: Any) -> web.Response:
-        method = result if isinstance(result, TelegramMethod) else None
-        if method is not None and (body := self._json_reply(bot, method)) is not None:
-            return web.Response(body=body, content_type="application/json")
-        return web.Response(body=self._build_response_writer(bot=bot, result=method))
-
-    @staticmethod
-    def _json_reply(bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
-        """The reply as a JSON body (`bot.api_session`); None when it uploads a file, then
-        aiogram's form is used."""
-        params = json_params(bot, method)
-        if params is None:
-            return None
-        return bot.session.json_dumps({"method": method.__api_method__, **params}).encode()
+    __call__ = handle
 
     async def close(self) -> None:
         return None  # the bot's session belongs to whoever created the bot
@@ -224,15 +169,13 @@ async def webhook_server(
         await runner.cleanup()
         raise StartupError(f"WEBHOOK_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if port == 0:
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
     public = url or f"http://{host}:{port}{WEBHOOK_PATH}"
     try:
         await bot.set_webhook(
             public,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
-            # The transaction middleware lets at most the pool's size of them hold a connection
-            # at once, so no overflow connection is opened and closed around an update.
             max_connections=UPDATES_AT_ONCE,
         )
         yield public
@@ -255,44 +198,46 @@ async def run_dispatcher(
     if webhook:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
         port = settings.webhook_port if webhook_port is None else webhook_port
-        async with webhook_server(
-            dp, bot, host=settings.webhook_host, port=port, url=settings.webhook_url, secret=secret
-        ) as url:
-            log.info("bot: webhook at %s", url)
-            await dp.emit_startup(bot=bot)
-            try:
+        await dp.emit_startup(bot=bot)
+        try:
+            # Leaving the block stops listening and waits for the requests in hand.
+            async with webhook_server(
+                dp, bot, host=settings.webhook_host, port=port, url=settings.webhook_url, secret=secret
+            ) as url:
+                log.info("bot: webhook at %s", url)
                 await stop.wait()
-            finally:
-                await dp.emit_shutdown(bot=bot)
+        finally:
+            await dp.emit_shutdown(bot=bot)
         return
     await bot.delete_webhook()
-    await dp.emit_startup(bot=bot)
-    task = asyncio.create_task(
-        poll(
-            dp,
+    polling = asyncio.create_task(
+        dp.start_polling(
             bot,
-            dp.get(PLAIN_TEXTS),
             polling_timeout=polling_timeout,
+            handle_as_tasks=True,
+            tasks_concurrency_limit=UPDATES_AT_ONCE,
             allowed_updates=dp.resolve_used_update_types(),
-            # As in webhook mode (the transaction middleware bounds the pool's use).
-            at_once=UPDATES_AT_ONCE,
+            handle_signals=False,  # the `claimdesk` command handles them and sets `stop`
+            close_bot_session=False,  # the bot's session belongs to whoever created the bot
         )
     )
     log.info("bot: long polling")
-    waiter = asyncio.create_task(stop.wait())
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        waiter.cancel()
-        task.cancel()
+        stopping.cancel()
+        if not polling.done():
+            try:
+                await dp.stop_polling()  # polling emits the dispatcher's shutdown: updates in hand finish
+            except RuntimeError:  # stopped before polling had started
+                polling.cancel()
         try:
-            await task
+            await polling
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # not only the polling task: this one is being cancelled too
-        finally:
-            await dp.emit_shutdown(bot=bot)
 
 
 async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
@@ -331,7 +276,6 @@ async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
     try:
         await run_dispatcher(dp, bot, settings, stop, webhook=settings.bot_mode == "webhook")
     finally:
-        await dp.storage.close()
         await bot.session.close()
         if emulator is not None:
             await emulator.stop()

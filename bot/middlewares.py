@@ -1,122 +1,49 @@
 """The bot's update pipeline, outermost first (after aiogram's errors and user-context ones):
 
-1. `UpdateTransactionMiddleware`: per-chat isolation lock (in process, then a PostgreSQL advisory
-   lock taken first in the transaction, across processes), one session and one transaction per
-   update, the update id recorded in it (a redelivery stores nothing twice), FSM changes written
-   in it, commit after the handler. The chat's lock, the update id, the customer and the FSM
-   record take one round trip (`start_update`) and are handed to steps 2 and 3; a database
-   failure tells the customer to try again in a minute and, in webhook mode, is re-raised so
-   Telegram gets no 2xx and delivers again.
-2. aiogram's `FSMContextMiddleware` (no isolation of its own: step 1 holds the lock across the
-   commit, so the next update of a chat always reads the state the previous one committed).
+1. `UpdateTransactionMiddleware`: one session and one transaction per update, opened and
+   committed here and nowhere else (`async with sessions() as session, session.begin()`, as in
+   aiogram's examples). Its first statement takes the chat's advisory lock (the updates of a chat
+   take turns across bot processes: a double tap on Submit registers one claim); the next
+   records the update id (a redelivered update is skipped: stored once, answered once). After
+   the commit it makes the Redis writes and sends the replies the handlers queued
+   (`bot.update_scope`). A database outage is handled here (`bot.errors`); any other error goes
+   on to the dispatcher's errors handler.
+2. aiogram's `FSMContextMiddleware` (no isolation of its own: step 1 holds the chat's turn across
+   the commit, so the next update of a chat always reads the state the previous one committed).
 3. `CustomerMiddleware`: the customer behind the update and their translator (`t`).
 
-Replies that are not answers to a question (acknowledgements of stored messages, "try again")
-go through `ReplyThrottle`, so a customer sending 100 messages a second has all of them stored
-and gets only a few answers.
+Handlers get the update's `session`, an ordinary `AsyncSession` inside that transaction: they
+and the services they call never commit (the middleware does, once). If one did, SQLAlchemy
+would commit there and then (the chat's lock ends with it) and refuse further statements in the
+middleware's block, as it does in any `session.begin()` block.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
-import asyncpg
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
-from aiogram.types import Chat, TelegramObject, Update
-from limits import RateLimitItemPerSecond
-from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from sqlalchemy import exc as sa_exc
+from aiogram.methods import TelegramMethod
+from aiogram.types import TelegramObject, Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.fsm import UpdateScope, current_scope
-from shared.bot_state.service import claim_update, lock_chat, start_update
+from bot.errors import ErrorPolicy, RedeliverUpdate, is_outage, is_private
+from bot.update_scope import UpdateScope, current_scope
+from shared.bot_state.service import claim_update, lock_chat
 from shared.customers.telegram import customer_for_telegram_user
-from shared.db import driver_transaction
-from shared.i18n import get_translator, normalize_language
-from shared.ratelimit import redis_limits_storage
+from shared.i18n import get_translator
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("claimdesk.bot")
 
-PREFETCHED_CUSTOMER = "claimdesk_prefetched_customer"
-
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    sa_exc.DBAPIError,
-    sa_exc.TimeoutError,
-)
-
-
-class ReplyThrottle:
-    """At most `limit` unsolicited replies per chat per `seconds` (moving window).
-
-    In this process by default; with REDIS_URL the window lives in Redis (the `limits` library)
-    and is shared by every bot process. The in-process window is a deque per chat rather than
-    `limits`' async memory storage, which expires keys through a thread per key and, with
-    hundreds of chats, spent most of the bot's CPU on thread hand-offs (bench/bot_ingest.py).
-    """
-
-    def __init__(self, limit: int = 2, seconds: int = 5, storage: Storage | None = None) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.item = RateLimitItemPerSecond(limit, seconds)
-        self.limiter = MovingWindowRateLimiter(storage) if storage is not None else None
-        self._hits: dict[str, deque[float]] = {}
-
-    async def allow(self, chat_id: int, kind: str = "ack") -> bool:
-        if self.limiter is not None:
-            return await self.limiter.hit(self.item, kind, str(chat_id))
-        now = time.monotonic()
-        key = f"{kind}:{chat_id}"
-        hits = self._hits.get(key)
-        if hits is None:
-            if len(self._hits) > 10_000:
-                self._forget_idle(now)
-            hits = self._hits[key] = deque()
-        while hits and hits[0] <= now - self.seconds:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        return True
-
-    def _forget_idle(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.seconds]:
-            del self._hits[key]
-
-    @classmethod
-    def from_settings(cls, redis_url: str | None) -> ReplyThrottle:
-        if redis_url:
-            return cls(storage=redis_limits_storage(redis_url, key_prefix="claimdesk-bot"))
-        return cls()
-
-
-def update_chat(update: Update) -> Chat | None:
-    """The chat an update happens in (a callback's: the chat of the message it is attached to)."""
-    if update.message is not None:
-        return update.message.chat
-    if update.edited_message is not None:
-        return update.edited_message.chat
-    if update.callback_query is not None and update.callback_query.message is not None:
-        return update.callback_query.message.chat
-    return None
-
-
-def is_private(update: Update) -> bool:
-    """False for an update from a group, supergroup or channel; True for a private chat and for
-    updates that have no chat (an inline message's callback happens between the bot and the user)."""
-    chat = update_chat(update)
-    return chat is None or chat.type == "private"
+# Polling mode, database out: the pause before the update is tried again (1 s, growing to 30 s).
+OUTAGE_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
 
 
 class UpdateTransactionMiddleware(BaseMiddleware):
@@ -124,23 +51,23 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         self,
         sessions: async_sessionmaker[AsyncSession],
         isolation: BaseEventIsolation,
+        errors: ErrorPolicy,
         *,
         webhook: bool,
-        default_language: str,
-        fsm_key: Callable[[Bot, dict[str, Any]], str | None] | None = None,
         transactions: int = 10,
+        outage_backoff: BackoffConfig = OUTAGE_BACKOFF,
     ) -> None:
         self.sessions = sessions
+        self.isolation = isolation
+        self.errors = errors
+        self.webhook = webhook
+        self.outage_backoff = outage_backoff
         # Updates in a transaction at once: each holds a pool connection, so no more than the
         # pool keeps (beyond, each would open and close an overflow connection around it).
         self.transactions = asyncio.Semaphore(transactions)
-        self.isolation = isolation
-        # The FSM record key of an update when the FSM lives in PostgreSQL (read up front).
-        self.fsm_key = fsm_key
-        self.webhook = webhook
-        self.default_language = default_language
-        # "Try again" is said at most once a minute per chat, however often Telegram redelivers.
-        self.outage_replies = ReplyThrottle(limit=1, seconds=60)
+        # Updates being handled: on shutdown they are finished before the bot closes.
+        self.handling: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
 
     async def __call__(
         self,
@@ -150,108 +77,94 @@ class UpdateTransactionMiddleware(BaseMiddleware):
     ) -> Any:
         update = cast(Update, event)
         context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
-        bot: Bot = data["bot"]
+        task = asyncio.current_task()
+        if task is not None:
+            self.handling.add(task)
+        backoff = Backoff(self.outage_backoff)
+        try:
+            # The chat's turn in this process first (a burst of one chat waits here, not holding a
+            # connection), then its lock in the database, which holds across processes. The turn
+            # lasts until the replies are sent: a chat's answers keep their order.
+            async with self._chat_turn(data["bot"], context) as lock_chat_id:
+                while True:
+                    try:
+                        async with self.transactions:
+                            result, scope = await self._transaction(handler, update, data, lock_chat_id)
+                        break
+                    except Exception as exc:
+                        if not is_outage(exc):
+                            raise  # the dispatcher's errors handler: logged, apologised, acknowledged
+                        await self.errors.outage(update, data, exc)
+                        if self.webhook:
+                            raise RedeliverUpdate(update.update_id) from exc  # no 2xx: Telegram delivers again
+                        # Polling: Telegram considers the update delivered; keep it until the
+                        # database answers (in order: the chat's next updates wait their turn).
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.stopping.wait(), next(backoff))
+                        if self.stopping.is_set():
+                            log.error("update %s lost: the database is unavailable and the bot stops", update.update_id)
+                            return None
+                await scope.after_commit()
+                return result
+        finally:
+            if task is not None:
+                self.handling.discard(task)
+
+    @contextlib.asynccontextmanager
+    async def _chat_turn(self, bot: Bot, context: EventContext | None) -> AsyncIterator[int | None]:
+        """The isolation lock of the update's chat (none for an update without chat or user);
+        yields the chat id to lock in the database."""
         chat_id = context.chat_id if context else None
         user_id = context.user_id if context else None
         if chat_id is None and user_id is None:
-            async with self.transactions:
-                return await self._handle(handler, update, data, None)
+            yield None
+            return
         key = StorageKey(bot_id=bot.id, chat_id=chat_id or user_id or 0, user_id=user_id or chat_id or 0)
-        # The in-process lock first (a chat's burst waits here, not holding a connection), then
-        # the database lock in the transaction, which holds across bot processes.
-        async with self.isolation.lock(key), self.transactions:
-            return await self._handle(handler, update, data, key.chat_id)
+        async with self.isolation.lock(key):
+            yield key.chat_id
 
-    async def _handle(
+    async def _transaction(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
         update: Update,
         data: dict[str, Any],
         lock_chat_id: int | None,
-    ) -> Any:
-        session = self.sessions()
-        scope = UpdateScope(session)
-        token = current_scope.set(scope)
-        try:
-            async with driver_transaction(session):
-                if not is_private(update):
-                    # The customers' bot talks in private chats only: a group must never become
-                    # where a customer's claims are sent. The id is still recorded (handled).
+    ) -> tuple[Any, UpdateScope]:
+        """The update's transaction, committed; the handler's result and what waits for the commit."""
+        async with self.sessions() as session:
+            scope = UpdateScope(session, update.update_id)
+            token = current_scope.set(scope)
+            try:
+                async with session.begin():
                     if lock_chat_id is not None:
-                        await lock_chat(session, chat_id=lock_chat_id)
-                    await claim_update(session, update_id=update.update_id)
-                    log.info("update %s from a non-private chat; ignored", update.update_id)
-                    return None
-                if not await self._start(session, scope, update, data, lock_chat_id):
-                    log.info("update %s was handled before; skipped", update.update_id)
-                    return None
-                data["session"] = session
-                result = await handler(update, data)
-                await scope.flush_fsm()
-            await scope.write_committed()
-            await self._send_replies(update, scope)
-            return result
-        except DATABASE_ERRORS as exc:
-            log.error("update %s: database unavailable: %s", update.update_id, str(exc).splitlines()[0] or exc)
-            await self._tell_try_later(data)
-            if self.webhook:
-                raise  # no 2xx: Telegram keeps the update and delivers it again
-            return None
-        finally:
-            current_scope.reset(token)
-            try:
-                await session.close()
-            except DATABASE_ERRORS:
-                pass
+                        await lock_chat(session, chat_id=lock_chat_id)  # the transaction's first statement
+                    if not await claim_update(session, update_id=update.update_id):
+                        log.info("update %s was handled before; skipped", update.update_id)
+                        return None, scope
+                    if not is_private(update):
+                        # The customers' bot talks in private chats only: a group must never
+                        # become where a customer's claims are sent. Recorded as handled.
+                        log.info("update %s from a non-private chat; ignored", update.update_id)
+                        return None, scope
+                    data["session"] = session
+                    result = await handler(update, data)
+                    if isinstance(result, TelegramMethod):
+                        scope.replies.append(result)  # aiogram's `return message.answer(...)`: after the commit too
+                        result = None
+                return result, scope
+            finally:
+                current_scope.reset(token)
 
-    @staticmethod
-    async def _send_replies(update: Update, scope: UpdateScope) -> None:
-        """The replies a handler deferred (`bot.fsm.after_commit`), now that what they report is
-        committed. A failure is logged and the rest still go: the update is handled, and the
-        customer sees the stored result the next time they look (My claims)."""
-        for method in scope.replies:
-            try:
-                await method
-            except Exception as exc:
-                log.warning("update %s: reply %s not sent: %s", update.update_id, method.__api_method__, exc)
-        scope.replies.clear()
-
-    async def _start(
-        self, session: AsyncSession, scope: UpdateScope, update: Update, data: dict[str, Any], lock_chat_id: int | None
-    ) -> bool:
-        """Take the chat's lock (the update's first statement: it waits for the previous update
-        of the chat in another process to commit) and record the update id (False: handled
-        before); with a user, in the same round trip, read the customer (for
-        `CustomerMiddleware`) and the FSM record (for the storage)."""
-        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
-        user = context.user if context else None
-        if user is None or user.is_bot:
-            if lock_chat_id is not None:
-                await lock_chat(session, chat_id=lock_chat_id)
-            return await claim_update(session, update_id=update.update_id)
-        key = self.fsm_key(data["bot"], data) if self.fsm_key is not None else None
-        start = await start_update(
-            session, update_id=update.update_id, telegram_user_id=user.id, fsm_key=key or "", lock_chat_id=lock_chat_id
-        )
-        if not start.fresh:
-            return False
-        if key is not None:
-            scope.preload(key, start.fsm_state, start.fsm_data)
-        data[PREFETCHED_CUSTOMER] = start.customer
-        return True
-
-    async def _tell_try_later(self, data: dict[str, Any]) -> None:
-        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
-        if context is None or context.chat_id is None:
-            return
-        if not await self.outage_replies.allow(context.chat_id, "outage"):
-            return
-        language = normalize_language(context.user.language_code if context.user else None, self.default_language)
-        bot: Bot = data["bot"]
-        try:
-            await bot.send_message(context.chat_id, get_translator(language)("bot.error.try_later"))
-        except Exception as exc:  # the customer cannot be told; the update is still not acknowledged
-            log.warning("could not tell chat %s to try later: %s", context.chat_id, exc)
+    async def finish(self) -> None:
+        """Wait for the updates being handled (the dispatcher's shutdown): each commits (in webhook
+        mode a failed one is delivered again later). One waiting for the database gives up: in
+        polling mode Telegram considers it delivered, so it is lost (logged)."""
+        self.stopping.set()
+        current = asyncio.current_task()
+        pending = [task for task in self.handling if task is not current]
+        if pending:
+            log.info("bot: finishing %d updates", len(pending))
+            await asyncio.wait(pending, timeout=30)
 
 
 class CustomerMiddleware(BaseMiddleware):
@@ -282,8 +195,6 @@ class CustomerMiddleware(BaseMiddleware):
             username=user.username,
             language_code=user.language_code,
             default_language=self.default_language,
-            looked_up=PREFETCHED_CUSTOMER in data,
-            found=data.pop(PREFETCHED_CUSTOMER, None),
         )
         data["customer"] = customer
         data["t"] = get_translator(customer.language)

@@ -6,13 +6,10 @@ when DATABASE_URL is unset we start (or join) a PostgreSQL under CLAIMDESK_DATA_
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from sqlalchemy import MetaData, func
@@ -111,74 +108,3 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: handlers render objects after the middleware committed.
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-# `AsyncSession.info` key: the asyncpg connection a session is pinned to by `driver_transaction`.
-DRIVER_CONNECTION = "claimdesk_driver_connection"
-
-
-@contextlib.asynccontextmanager
-async def driver_transaction(session: AsyncSession) -> AsyncIterator[Any]:
-    """One transaction of `session`, begun and ended by the driver (asyncpg) instead of SQLAlchemy;
-    yields the asyncpg connection. Commits when the block ends normally (after flushing the
-    session), rolls back when it raises.
-
-    Why: the bot runs one short transaction per update, and SQLAlchemy's transaction and
-    statement machinery around it (begin, a text statement's result, commit) cost more CPU than
-    the statements (bench/bot_ingest.py). The session still works as usual inside the block: its
-    connection is checked out in AUTOCOMMIT mode, so SQLAlchemy sends no BEGIN/COMMIT of its own
-    and its statements (ORM loads, flushes) run in the driver's transaction. Hot-path services
-    reach the same connection through `driver_connection` without a greenlet hop.
-
-    The session must be new (no transaction yet) and is used for this one transaction; close it
-    afterwards. A connection that broke is invalidated, so the pool does not hand it out again.
-    """
-    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    raw = (await connection.get_raw_connection()).driver_connection
-    transaction = raw.transaction()
-    try:
-        await transaction.start()
-    except BaseException:
-        await _discard_if_broken(connection, raw)
-        raise
-    session.info[DRIVER_CONNECTION] = raw
-    try:
-        yield raw
-        # What session.flush() checks first, without its hop into SQLAlchemy's greenlet when
-        # there is nothing to write (most updates write through the driver only).
-        if session.new or session.dirty or session.deleted:
-            await session.flush()
-    except BaseException:
-        try:
-            await transaction.rollback()
-        except BaseException:
-            await connection.invalidate()  # the connection's state is unknown: never reuse it
-        else:
-            await _discard_if_broken(connection, raw)
-        raise
-    else:
-        try:
-            await transaction.commit()
-        except BaseException:
-            await _discard_if_broken(connection, raw)
-            raise
-    finally:
-        session.info.pop(DRIVER_CONNECTION, None)
-
-
-async def _discard_if_broken(connection: Any, raw: Any) -> None:
-    """Invalidate a connection that is closed or still inside a transaction: the pool must only
-    get idle, working connections back (SQLAlchemy's own reset would not roll this one back)."""
-    if raw.is_closed() or raw.is_in_transaction():
-        with contextlib.suppress(Exception):
-            await connection.invalidate()
-
-
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's current transaction (the pinned one inside
-    `driver_transaction`: no SQLAlchemy call at all)."""
-    raw = session.info.get(DRIVER_CONNECTION)
-    if raw is not None:
-        return raw
-    connection = await session.connection()
-    return (await connection.get_raw_connection()).driver_connection

@@ -2,10 +2,7 @@
 transaction that stores a customer's message, a staff interaction or a new claim. PostgreSQL
 delivers it when (and only if) that transaction commits, to every back-office process listening
 (backoffice/web/live.py), so an open queue or card refreshes within a second whichever process
-stored the change. The payload names the customer and, when known, the claim: never any text.
-
-The bot's one-statement path for plain texts (`store_inbound_text`, migration 0009) sends the same
-notification from PostgreSQL."""
+stored the change. The payload names the customer and, when known, the claim: never any text."""
 
 from __future__ import annotations
 

@@ -106,3 +106,24 @@ async def test_0003_fills_the_hours_of_existing_claims(empty_database: str) -> N
         await conn.close()
     assert [tuple(r) for r in rows] == [("M-1", 2.5, rows[0]["resolution_hours"], True), ("M-2", None, None, None)]
     assert 120.0 < rows[0]["resolution_hours"] < 120.000001
+
+
+async def _functions(url: str) -> set[str]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prokind = 'f'"
+        )
+    finally:
+        await conn.close()
+    return {r["proname"] for r in rows}
+
+
+async def test_0007_drops_the_bot_functions_and_its_downgrade_brings_them_back(empty_database: str) -> None:
+    bot_functions = {"bot_start_update", "store_inbound_text", "bot_store_plain_text"}
+    await migrate.upgrade(empty_database, "0006")
+    assert bot_functions <= await _functions(empty_database)
+    await migrate.upgrade(empty_database, "0007")
+    assert not bot_functions & await _functions(empty_database)
+    await migrate.downgrade(empty_database, "0006")
+    assert bot_functions <= await _functions(empty_database)

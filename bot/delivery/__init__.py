@@ -7,8 +7,9 @@ import contextlib
 import logging
 
 from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 
-from bot.api_session import api_session
 from bot.delivery.worker import DeliveryWorker, WorkerConfig
 from shared.db import asyncpg_dsn
 from shared.runtime import Database
@@ -20,8 +21,7 @@ __all__ = ["DeliveryWorker", "WorkerConfig", "make_bot", "run_worker"]
 
 
 def make_bot(token: str, api_base: str, *, timeout: float = 15.0) -> Bot:
-    session = api_session(api_base, timeout=timeout)
-    return Bot(token, session=session)
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_base), timeout=timeout))
 
 
 async def run_worker(

@@ -12,6 +12,8 @@ for its chat, which would bunch sends together later.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiolimiter import AsyncLimiter
 
 PRUNE_AT = 5_000
@@ -27,19 +29,26 @@ class Pacer:
         self.chat_interval = chat_interval
         self._gates: dict[int, AsyncLimiter] = {}
         self._sends: dict[int, AsyncLimiter] = {}
+        self._waiting: Counter[int] = Counter()  # turns in progress per chat: their limiters are kept
 
     def _limiter(self, table: dict[int, AsyncLimiter], chat_id: int) -> AsyncLimiter:
         limiter = table.get(chat_id)
         if limiter is None:
             if len(table) >= PRUNE_AT:
                 # Chats whose bucket has drained hold no state worth keeping.
-                for key in [k for k, v in table.items() if v.has_capacity() and not v._waiters]:
+                for key in [k for k, v in table.items() if v.has_capacity() and k not in self._waiting]:
                     del table[key]
             limiter = table[chat_id] = AsyncLimiter(1, self.chat_interval)
         return limiter
 
     async def turn(self, chat_id: int) -> None:
         """Wait until a message may be sent to `chat_id` now, and account for it."""
-        await self._limiter(self._gates, chat_id).acquire()
-        await self.total.acquire()
-        await self._limiter(self._sends, chat_id).acquire()
+        self._waiting[chat_id] += 1
+        try:
+            await self._limiter(self._gates, chat_id).acquire()
+            await self.total.acquire()
+            await self._limiter(self._sends, chat_id).acquire()
+        finally:
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:
+                del self._waiting[chat_id]

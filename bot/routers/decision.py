@@ -6,16 +6,16 @@ stored, even when the dispute cannot go ahead (the catch-all's `store_inbound`).
 callback data carries the claim and which decision it belongs to; both are re-checked against
 the customer, so forged data is "not found" and a stale button is "no longer current".
 
-Replies go after the update's transaction commits (`bot.fsm.after_commit`, or returned to
-aiogram): a Telegram failure on one cannot undo an Accept or a dispute.
+Replies go after the update's transaction commits (`after_commit`): a Telegram failure on one
+cannot undo an Accept or a dispute.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -23,22 +23,19 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, esc, keep_unanswered, telegram_ref
-from bot.fsm import after_commit, drop_buttons_after_commit
+from bot.update_scope import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
 from shared.i18n import Translator
 from shared.interactions.service import AttachmentIn
 from shared.notifications.answers import accept_decision, check_dispute, dispute_decision
+from shared.notifications.buttons import ACCEPT, DISPUTE, DecisionButton
 
 log = logging.getLogger(__name__)
 
 
-class DecisionCb(CallbackData, prefix="dc"):
-    """Packed as shared.notifications.flows.decision_callback writes it: dc:<a|d>:<claim>:<stamp>."""
-
-    action: str
-    claim_id: int
-    stamp: int
+class DecisionCb(CallbackData, DecisionButton, prefix=DecisionButton.PREFIX):
+    """aiogram's factory over the format the desk's decision message writes (shared)."""
 
 
 class DisputeForm(StatesGroup):
@@ -55,12 +52,12 @@ async def on_decision(
 ) -> None:
     ids = {"claim_id": callback_data.claim_id, "customer_id": customer.id, "stamp": callback_data.stamp}
     try:
-        if callback_data.action == "a":
+        if callback_data.action == ACCEPT:
             await accept_decision(session, **ids)
             after_commit(query.answer(t("delivery.decision.accepted")))
             drop_buttons_after_commit(query)
             return
-        if callback_data.action != "d":
+        if callback_data.action != DISPUTE:
             raise NotFound("claim", callback_data.claim_id)
         claim = await check_dispute(session, **ids)
     except NotFound:
@@ -89,13 +86,13 @@ async def _dispute(
     *,
     reason: str,
     attachments: tuple[AttachmentIn, ...] = (),
-) -> Any:
+) -> None:
     data = await state.get_data()
     claim_id, stamp = data.get("dispute_claim_id"), data.get("dispute_stamp")
     await state.clear()
     if claim_id is None or stamp is None:
         await keep_unanswered(message, session, customer.id, None)
-        return None
+        return
     try:
         await dispute_decision(
             session,
@@ -111,43 +108,41 @@ async def _dispute(
         await state.update_data(dispute_claim_id=claim_id, dispute_stamp=stamp)
         if attachments:  # a file with a blank caption: kept, the reason is still asked for
             await keep_unanswered(message, session, customer.id, int(claim_id))
-        return message.answer(t("delivery.decision.reason_needed"))
+        after_commit(message.answer(t("delivery.decision.reason_needed")))
     except NotFound:
         # Not the customer's claim (forged state): what they wrote is kept, routed as usual.
         await keep_unanswered(message, session, customer.id, None)
-        return message.answer(t("delivery.not_found"))
+        after_commit(message.answer(t("delivery.not_found")))
     except (Conflict, TransitionRefused):
         # The decision moved on meanwhile (closed by itself, disputed twice): the reason is kept.
         await keep_unanswered(message, session, customer.id, int(claim_id))
-        return message.answer(t("delivery.decision.not_current"))
+        after_commit(message.answer(t("delivery.decision.not_current")))
     # On success the confirmation ("back in work") comes through the outbox, with the reopening.
-    return None
 
 
 async def on_reason(
     message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
-) -> Any:
-    return await _dispute(message, session, customer, t, state, reason=message.text or "")
+) -> None:
+    await _dispute(message, session, customer, t, state, reason=message.text or "")
 
 
 async def on_reason_not_text(
     message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
-) -> Any:
+) -> None:
     """A photo, voice or file as the reason: with a caption it is the reason (the file goes with
     it); without one it is kept on the claim and the reason is asked for in words."""
     content = content_of(message)
     if message.caption and message.caption.strip() and content.attachments:
-        return await _dispute(
-            message, session, customer, t, state, reason=message.caption, attachments=content.attachments
-        )
+        await _dispute(message, session, customer, t, state, reason=message.caption, attachments=content.attachments)
+        return
     claim_id = (await state.get_data()).get("dispute_claim_id")
     await keep_unanswered(message, session, customer.id, int(claim_id) if claim_id is not None else None)
-    return message.answer(t("delivery.decision.reason_needed"))
+    after_commit(message.answer(t("delivery.decision.reason_needed")))
 
 
 def make_router() -> Router:
     router = Router(name="decision")
     router.callback_query.register(on_decision, DecisionCb.filter())
-    router.message.register(on_reason, DisputeForm.reason, F.text)
-    router.message.register(on_reason_not_text, DisputeForm.reason)
+    router.message.register(on_reason, StateFilter(DisputeForm.reason), F.text)
+    router.message.register(on_reason_not_text, StateFilter(DisputeForm.reason))
     return router

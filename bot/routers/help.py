@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.callbacks import MenuCb
-from bot.fsm import after_commit
+from bot.update_scope import after_commit
 from shared.i18n import Translator
 
 

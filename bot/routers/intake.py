@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import IntakeCb, MenuCb
 from bot.content import TEXT_LIMIT, attachment_from_dict, attachment_of, attachment_to_dict, esc
-from bot.fsm import after_commit
+from bot.update_scope import after_commit
 from shared.claims.intake import IntakeDraft, submit_intake
 from shared.customers.models import Customer
 from shared.customers.service import normalize_phone
@@ -51,12 +51,6 @@ class Intake(StatesGroup):
     remedy_other = State()  # "Other": what exactly the customer wants, in their words
     phone = State()
     summary = State()
-
-
-def _later(method: TelegramMethod[Any]) -> None:
-    """Send `method` after the update's transaction commits (`UpdateScope.after_commit`): a
-    Telegram failure must not roll back what the step stored, nor hold the transaction open."""
-    after_commit(method)
 
 
 # -- draft helpers ----------------------------------------------------------------------------------
@@ -99,22 +93,22 @@ async def _ask(step: str, target: Message, state: FSMContext, customer: Customer
     draft = await _draft(state)
     if step == "description":
         await state.set_state(Intake.description)
-        _later(target.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t)))
+        after_commit(target.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t)))
     elif step == "files":
         await state.set_state(Intake.files)
-        _later(target.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t)))
+        after_commit(target.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t)))
     elif step == "order":
         await state.set_state(Intake.order)
-        _later(target.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t)))
+        after_commit(target.answer(t("bot.intake.ask_order"), reply_markup=keyboards.order_skip(t)))
     elif step == "remedy":
         await state.set_state(Intake.remedy)
-        _later(target.answer(t("bot.intake.ask_remedy"), reply_markup=keyboards.remedies(t)))
+        after_commit(target.answer(t("bot.intake.ask_remedy"), reply_markup=keyboards.remedies(t)))
     elif step == "phone":
         await state.set_state(Intake.phone)
-        _later(target.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t)))
+        after_commit(target.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t)))
     else:
         await state.set_state(Intake.summary)
-        _later(target.answer(_summary(draft, customer, t), reply_markup=keyboards.summary(t, draft["id"])))
+        after_commit(target.answer(_summary(draft, customer, t), reply_markup=keyboards.summary(t, draft["id"])))
 
 
 async def _next(after: str, target: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
@@ -184,28 +178,28 @@ async def begin_command(message: Message, state: FSMContext, customer: Customer,
 
 
 async def begin_button(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     if isinstance(query.message, Message):
         await begin(query.message, state, customer, t)
 
 
 async def cancel_command(message: Message, state: FSMContext, t: Translator) -> None:
     if await state.get_state() is None:
-        _later(message.answer(t("bot.intake.nothing_to_cancel"), reply_markup=keyboards.menu(t)))
+        after_commit(message.answer(t("bot.intake.nothing_to_cancel"), reply_markup=keyboards.menu(t)))
         return
     await _drop_draft(state)
-    _later(message.answer(t("bot.intake.cancelled"), reply_markup=ReplyKeyboardRemove()))
-    _later(message.answer(t("bot.menu.title"), reply_markup=keyboards.menu(t)))
+    after_commit(message.answer(t("bot.intake.cancelled"), reply_markup=ReplyKeyboardRemove()))
+    after_commit(message.answer(t("bot.menu.title"), reply_markup=keyboards.menu(t)))
 
 
 async def cancel_button(query: CallbackQuery, state: FSMContext, t: Translator) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     if await state.get_state() is None:
         return
     await _drop_draft(state)
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
-        _later(query.message.answer(t("bot.intake.cancelled"), reply_markup=keyboards.menu(t)))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.answer(t("bot.intake.cancelled"), reply_markup=keyboards.menu(t)))
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -221,12 +215,12 @@ async def description_step(message: Message, state: FSMContext, customer: Custom
             return
         await _save(state, draft)
         if tell:
-            _later(message.answer(t("bot.intake.file_added_need_text", count=len(draft["files"]))))
+            after_commit(message.answer(t("bot.intake.file_added_need_text", count=len(draft["files"]))))
         return
     problem = _text_problem(message, t)
     if problem:
-        _later(message.answer(problem))
-        _later(message.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t)))
+        after_commit(message.answer(problem))
+        after_commit(message.answer(t("bot.intake.ask_description"), reply_markup=keyboards.cancel_only(t)))
         return
     assert message.text is not None
     draft["description"] = message.text.strip()
@@ -239,7 +233,7 @@ async def files_step(message: Message, state: FSMContext, t: Translator) -> None
     draft = await _draft(state)
     if attachment_of(message) is not None:
         if _add_file(draft, message):
-            _later(
+            after_commit(
                 message.answer(
                     t("bot.intake.file_added", count=len(draft["files"])), reply_markup=keyboards.files_done(t)
                 )
@@ -250,19 +244,21 @@ async def files_step(message: Message, state: FSMContext, t: Translator) -> None
         # More words about what happened are part of the description.
         combined = f"{draft.get('description', '')}\n{message.text.strip()}".strip()
         if len(combined) > TEXT_LIMIT:
-            _later(message.answer(t("bot.intake.too_long", limit=TEXT_LIMIT), reply_markup=keyboards.files_done(t)))
+            after_commit(
+                message.answer(t("bot.intake.too_long", limit=TEXT_LIMIT), reply_markup=keyboards.files_done(t))
+            )
             return
         draft["description"] = combined
         await _save(state, draft)
-        _later(message.answer(t("bot.intake.text_added"), reply_markup=keyboards.files_done(t)))
+        after_commit(message.answer(t("bot.intake.text_added"), reply_markup=keyboards.files_done(t)))
         return
-    _later(message.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t)))
+    after_commit(message.answer(t("bot.intake.ask_files"), reply_markup=keyboards.files_done(t)))
 
 
 async def files_done(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
         await _next("files", query.message, state, customer, t)
 
 
@@ -281,8 +277,8 @@ async def _text_answer(
     in the draft's `field` and the wizard goes on after `step`."""
     problem = _text_problem(message, t, limit)
     if problem:
-        _later(message.answer(problem))
-        _later(ask)
+        after_commit(message.answer(problem))
+        after_commit(ask)
         return
     assert message.text is not None
     draft = await _draft(state)
@@ -297,12 +293,12 @@ async def order_step(message: Message, state: FSMContext, customer: Customer, t:
 
 
 async def order_skip(query: CallbackQuery, state: FSMContext, customer: Customer, t: Translator) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     draft = await _draft(state)
     draft["order_ref"] = None
     await _save(state, draft)
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
         await _next("order", query.message, state, customer, t)
 
 
@@ -313,19 +309,19 @@ async def remedy_chosen(
         remedy = Remedy(callback_data.value)
     except ValueError:
         log.warning("chat %s sent an unknown remedy %r", query.from_user.id, callback_data.value)
-        _later(query.answer(t("bot.error.not_found"), show_alert=True))
+        after_commit(query.answer(t("bot.error.not_found"), show_alert=True))
         return
-    _later(query.answer())
+    after_commit(query.answer())
     draft = await _draft(state)
     draft["remedy"] = remedy.value
     draft.pop("remedy_text", None)
     await _save(state, draft)
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
         if remedy is Remedy.OTHER:
             # No button says what "other" is: ask for it in words before going on.
             await state.set_state(Intake.remedy_other)
-            _later(query.message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t)))
+            after_commit(query.message.answer(t("bot.intake.ask_remedy_other"), reply_markup=keyboards.cancel_only(t)))
             return
         await _next("remedy", query.message, state, customer, t)
 
@@ -338,54 +334,54 @@ async def remedy_other_step(message: Message, state: FSMContext, customer: Custo
 
 
 async def remedy_needs_button(message: Message, t: Translator) -> None:
-    _later(message.answer(t("bot.intake.use_buttons"), reply_markup=keyboards.remedies(t)))
+    after_commit(message.answer(t("bot.intake.use_buttons"), reply_markup=keyboards.remedies(t)))
 
 
 async def phone_step(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
     if message.contact is not None:
         if message.contact.user_id not in (None, message.chat.id):
-            _later(message.answer(t("bot.intake.own_phone"), reply_markup=keyboards.share_phone(t)))
+            after_commit(message.answer(t("bot.intake.own_phone"), reply_markup=keyboards.share_phone(t)))
             return
         raw = message.contact.phone_number
     elif message.text is not None:
         raw = message.text
     else:
-        _later(message.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t)))
+        after_commit(message.answer(t("bot.intake.ask_phone"), reply_markup=keyboards.share_phone(t)))
         return
     try:
         phone = normalize_phone(raw)
     except InvalidValue:
-        _later(message.answer(t("bot.intake.bad_phone"), reply_markup=keyboards.share_phone(t)))
+        after_commit(message.answer(t("bot.intake.bad_phone"), reply_markup=keyboards.share_phone(t)))
         return
     draft = await _draft(state)
     draft["phone"] = phone
     await _save(state, draft)
-    _later(message.answer(t("bot.intake.phone_saved", phone=esc(phone)), reply_markup=ReplyKeyboardRemove()))
+    after_commit(message.answer(t("bot.intake.phone_saved", phone=esc(phone)), reply_markup=ReplyKeyboardRemove()))
     await _next("phone", message, state, customer, t)
 
 
 async def summary_needs_button(message: Message, state: FSMContext, customer: Customer, t: Translator) -> None:
-    _later(message.answer(t("bot.intake.use_buttons")))
+    after_commit(message.answer(t("bot.intake.use_buttons")))
     await _ask("summary", message, state, customer, t)
 
 
 async def edit_pressed(query: CallbackQuery, t: Translator) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
-        _later(query.message.answer(t("bot.intake.edit_which"), reply_markup=keyboards.edit_fields(t)))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.answer(t("bot.intake.edit_which"), reply_markup=keyboards.edit_fields(t)))
 
 
 async def edit_field(
     query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, customer: Customer, t: Translator
 ) -> None:
-    _later(query.answer())
+    after_commit(query.answer())
     if callback_data.value not in keyboards.EDITABLE_STEPS or not isinstance(query.message, Message):
         return
     draft = await _draft(state)
     draft["editing"] = True
     await _save(state, draft)
-    _later(query.message.edit_reply_markup(reply_markup=None))
+    after_commit(query.message.edit_reply_markup(reply_markup=None))
     await _ask(callback_data.value, query.message, state, customer, t)
 
 
@@ -402,7 +398,7 @@ async def submit(
     if await state.get_state() != Intake.summary.state or draft.get("id") != callback_data.value:
         # A second tap, or a stale summary: the draft was registered (or dropped) already.
         done = data.get("submitted") or {}
-        _later(query.answer(t("bot.intake.already_submitted", number=done.get("number", "—")), show_alert=False))
+        after_commit(query.answer(t("bot.intake.already_submitted", number=done.get("number", "—")), show_alert=False))
         return
     ref = draft.get("description_ref")
     try:
@@ -421,14 +417,14 @@ async def submit(
         )
     except DomainError as exc:
         log.info("chat %s: claim refused: %s", query.from_user.id, exc)
-        _later(query.answer(t("bot.intake.refused"), show_alert=True))
+        after_commit(query.answer(t("bot.intake.refused"), show_alert=True))
         return
     await _drop_draft(state, submitted={"draft": draft["id"], "claim_id": claim.id, "number": claim.number})
-    _later(query.answer())
+    after_commit(query.answer())
     if isinstance(query.message, Message):
-        _later(query.message.edit_reply_markup(reply_markup=None))
+        after_commit(query.message.edit_reply_markup(reply_markup=None))
         settings = get_settings()
-        _later(
+        after_commit(
             query.message.answer(
                 t("bot.intake.registered", number=esc(claim.number), hours=settings.sla_first_response_hours),
                 reply_markup=keyboards.open_claim(t, claim.id),

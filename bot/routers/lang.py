@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import LangCb
-from bot.fsm import after_commit
+from bot.update_scope import after_commit
 from shared.customers.models import Customer
 from shared.customers.service import set_language
 from shared.errors import InvalidValue

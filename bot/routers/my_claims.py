@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keyboards
 from bot.callbacks import ClaimCb, ClaimsPageCb, MenuCb
 from bot.content import esc
-from bot.fsm import after_commit
+from bot.update_scope import after_commit
 from shared.claims.mine import customer_conversation, list_customer_claims
 from shared.claims.models import Claim
 from shared.claims.service import get_customer_claim

@@ -11,7 +11,7 @@ from aiogram.types import Message
 
 from bot import keyboards
 from bot.content import esc
-from bot.fsm import after_commit
+from bot.update_scope import after_commit
 from shared.customers.models import Customer
 from shared.i18n import Translator
 

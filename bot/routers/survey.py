@@ -2,15 +2,15 @@
 
 Once per claim (a closed claim never reopens): a second press, or a press by anyone but the
 claim's customer, changes nothing ("already rated" / "not found"). Replies go after the
-update's transaction commits (`bot.fsm.after_commit`, or returned): a failed one loses no rating.
+update's transaction commits (`after_commit`): a failed one loses no rating.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiogram import F, Router
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -18,20 +18,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import keep_unanswered
-from bot.fsm import after_commit, drop_buttons_after_commit
+from bot.update_scope import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.i18n import Translator
 from shared.notifications.answers import comment_rating, rate_claim
+from shared.notifications.buttons import SKIP_COMMENT, SurveyButton
 
 log = logging.getLogger(__name__)
 
 
-class SurveyCb(CallbackData, prefix="sv"):
-    """Packed as shared.notifications.flows.survey_callback writes it: sv:<claim>:<score>; 0 = skip."""
-
-    claim_id: int
-    score: int
+class SurveyCb(CallbackData, SurveyButton, prefix=SurveyButton.PREFIX):
+    """aiogram's factory over the format the desk's closing message writes (shared)."""
 
 
 class SurveyForm(StatesGroup):
@@ -46,7 +44,7 @@ async def on_score(
     t: Translator,
     state: FSMContext,
 ) -> None:
-    if callback_data.score == 0:  # "Skip" the comment
+    if callback_data.score == SKIP_COMMENT:
         await state.clear()
         after_commit(query.answer())
         drop_buttons_after_commit(query)
@@ -75,7 +73,7 @@ async def on_score(
                 [
                     InlineKeyboardButton(
                         text=t("delivery.survey.skip"),
-                        callback_data=SurveyCb(claim_id=callback_data.claim_id, score=0).pack(),
+                        callback_data=SurveyCb(claim_id=callback_data.claim_id, score=SKIP_COMMENT).pack(),
                     )
                 ]
             ]
@@ -85,26 +83,28 @@ async def on_score(
 
 async def on_comment(
     message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
-) -> Any:
+) -> None:
     claim_id = (await state.get_data()).get("survey_claim_id")
     await state.clear()
     if claim_id is None:
         await keep_unanswered(message, session, customer.id, None)
-        return None
+        return
     try:
         await comment_rating(session, claim_id=int(claim_id), customer_id=customer.id, comment=message.text or "")
     except NotFound:
         await keep_unanswered(message, session, customer.id, None)
-        return message.answer(t("delivery.not_found"))
+        after_commit(message.answer(t("delivery.not_found")))
+        return
     except (Conflict, InvalidValue):
         # Commented already (or not a comment the rating can take): what they wrote is still kept.
         await keep_unanswered(message, session, customer.id, int(claim_id))
-        return message.answer(t("delivery.survey.already"))
-    return message.answer(t("delivery.survey.comment_thanks"))
+        after_commit(message.answer(t("delivery.survey.already")))
+        return
+    after_commit(message.answer(t("delivery.survey.comment_thanks")))
 
 
 def make_router() -> Router:
     router = Router(name="survey")
     router.callback_query.register(on_score, SurveyCb.filter())
-    router.message.register(on_comment, SurveyForm.comment, F.text)
+    router.message.register(on_comment, StateFilter(SurveyForm.comment), F.text)
     return router

@@ -7,20 +7,14 @@ conversation moves together with the data that step stored.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from shared.bot_state.models import FsmRecord, ProcessedUpdate
-from shared.customers.models import Customer
-from shared.db import DRIVER_CONNECTION
 
 
 async def claim_update(session: AsyncSession, *, update_id: int) -> bool:
@@ -75,80 +69,12 @@ async def lock_chat(session: AsyncSession, *, chat_id: int) -> None:
     """Serialise the updates of one chat across bot processes until the caller's transaction
     ends (a transaction-scoped advisory lock: released by the commit or rollback).
 
-    It is its own statement, before the update's first read: in READ COMMITTED a statement reads
-    from a snapshot taken when it starts, so a read in the statement that waited for the lock
-    would not see what the previous update of the chat committed meanwhile (a double tap on
-    Submit would find the summary still open and register a second claim). `start_update` takes
-    the same lock in its own round trip (a function: see there); this is for the updates that do
-    not read a customer (no user, a group chat)."""
-    # Through SQLAlchemy's connection, not the driver's: this statement opens the transaction
-    # (SQLAlchemy begins lazily, at its first statement), and `start_update`, which runs on the
-    # driver connection, must run inside it, or its insert would commit on its own at once.
-    connection = await session.connection()
-    await connection.exec_driver_sql(
-        "SELECT pg_advisory_xact_lock($1::integer, $2::integer)", (CHAT_LOCK_CLASS, chat_lock_key(chat_id))
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateStart:
-    """What an update's handling needs first: whether it is new (`claim_update`), the customer
-    behind it (None: not known yet) and their conversation record (`load_fsm`)."""
-
-    fresh: bool
-    customer: Customer | None
-    fsm_state: str | None
-    fsm_data: dict[str, Any]
-
-
-_CUSTOMER_COLUMNS = [(attr.key, attr.columns[0].name) for attr in sa_inspect(Customer).column_attrs]
-_CUSTOMER_MANAGER = sa_inspect(Customer).class_manager
-
-# lock_chat + claim_update + the customer by Telegram user + load_fsm, in one round trip: the
-# `bot_start_update` function (migration 0005). It must be a function: in READ COMMITTED a
-# statement reads from the snapshot taken when it starts, so reads in the statement that waited
-# for the lock would miss what the previous update of the chat committed meanwhile (a double tap
-# on Submit would find the summary still open and register a second claim); each statement of a
-# VOLATILE function takes a fresh snapshot, after the lock. The customer comes back as the
-# table's row type, expanded here column by column from the mapping.
-_START = f"""
-    SELECT s.fresh_update, s.fsm_state, s.fsm_data::text AS fsm_data,
-           {", ".join(f'(s.customer_row)."{name}" AS "c_{name}"' for _, name in _CUSTOMER_COLUMNS)}
-    FROM bot_start_update($1::integer, $2::integer, $3::bigint, $4::bigint, $5::varchar) AS s
-"""
-
-
-async def start_update(
-    session: AsyncSession, *, update_id: int, telegram_user_id: int, fsm_key: str, lock_chat_id: int | None = None
-) -> UpdateStart:
-    """`lock_chat` (when `lock_chat_id` is given), `claim_update`, the customer look-up and
-    `load_fsm` in one round trip (every update pays for them). The update id is recorded exactly
-    as `claim_update` records it; the customer is a persistent object of `session`, as if it had
-    been loaded by a query.
-
-    In the bot the session is pinned to a driver transaction (`shared.db.driver_transaction`)
-    and this runs on the asyncpg connection directly; otherwise through SQLAlchemy's connection,
-    so that, as a first statement, it opens SQLAlchemy's transaction (begun lazily, at the first
-    statement) rather than committing on its own."""
-    lock_key = chat_lock_key(lock_chat_id) if lock_chat_id is not None else None
-    params = (CHAT_LOCK_CLASS, lock_key, update_id, telegram_user_id, fsm_key)
-    raw = session.info.get(DRIVER_CONNECTION)
-    if raw is not None:
-        row = await raw.fetchrow(_START, *params)
-    else:
-        connection = await session.connection()
-        row = (await connection.exec_driver_sql(_START, params)).one()._mapping
-    customer: Customer | None = None
-    if row["c_id"] is not None:
-        # As a query's loader builds it: the values go straight into the instance's state (the
-        # constructor would record each one as a change, at twice the CPU), then the object
-        # becomes persistent with every attribute loaded and unchanged.
-        customer = _CUSTOMER_MANAGER.new_instance()
-        sa_inspect(customer).dict.update({key: row[f"c_{name}"] for key, name in _CUSTOMER_COLUMNS})
-        make_transient_to_detached(customer)
-        session.add(customer)
-    data = json.loads(row["fsm_data"]) if row["fsm_data"] is not None else {}
-    return UpdateStart(bool(row["fresh_update"]), customer, row["fsm_state"], dict(data or {}))
+    Call it as the transaction's first statement, and read nothing in the same statement: in
+    READ COMMITTED a statement reads from a snapshot taken when it starts, so a read in the
+    statement that waited for the lock would not see what the previous update of the chat
+    committed meanwhile (a double tap on Submit would find the summary still open and register
+    a second claim). The statements after this one take their snapshots after the lock."""
+    await session.execute(select(func.pg_advisory_xact_lock(CHAT_LOCK_CLASS, chat_lock_key(chat_id))))
 
 
 # Telegram keeps an unconfirmed update for 24 hours at most, so an id older than this is never

@@ -20,8 +20,6 @@ async def customer_for_telegram_user(
     language_code: str | None,
     default_language: str,
     private_chat: bool = True,
-    looked_up: bool = False,
-    found: Customer | None = None,
 ) -> Customer:
     """One SELECT for a known customer; the upsert (race-safe creation) only on first contact.
 
@@ -34,9 +32,7 @@ async def customer_for_telegram_user(
     """
     if not private_chat:
         chat_id = telegram_user_id
-    # `looked_up`: the caller already ran the SELECT (the bot does, in its first statement of the
-    # update) and `found` is its result.
-    customer = found if looked_up else await get_by_telegram_id(session, telegram_user_id=telegram_user_id)
+    customer = await get_by_telegram_id(session, telegram_user_id=telegram_user_id)
     if customer is not None:
         if (private_chat and customer.telegram_chat_id != chat_id) or customer.username != username:
             if private_chat:

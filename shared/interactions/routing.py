@@ -12,20 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
 from shared.audit.service import log_claim_event
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES, ClaimStatus
-from shared.clock import utcnow
-from shared.db import driver_connection
 from shared.enums import Direction, InteractionChannel
-from shared.errors import Conflict, InvalidValue, NotFound
+from shared.errors import Conflict, NotFound
 from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
-from shared.text_limits import LONG_TEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +37,19 @@ class Route:
         return self.claim is None and len(self.choices) > 1
 
 
+# Built once: the bot runs it for nearly every message, and building the statement (the OR of
+# the open statuses, the ordering) cost more CPU than running it. An OR of equalities rather than
+# IN: an expanding IN is rendered again at every call.
+_OPEN_CLAIMS = (
+    select(Claim)
+    .where(Claim.customer_id == bindparam("customer_id"), or_(*(Claim.status == s.value for s in OPEN_STATUSES)))
+    .order_by(Claim.registered_at.desc(), Claim.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def open_claims(session: AsyncSession, *, customer_id: int, limit: int = 10) -> Sequence[Claim]:
-    rows = await session.scalars(
-        select(Claim)
-        # OR of equalities rather than IN: an expanding IN is re-rendered on every call.
-        .where(Claim.customer_id == customer_id, or_(*(Claim.status == s.value for s in OPEN_STATUSES)))
-        .order_by(Claim.registered_at.desc(), Claim.id.desc())
-        .limit(limit)
-    )
+    rows = await session.scalars(_OPEN_CLAIMS, {"customer_id": customer_id, "limit": limit})
     return rows.all()
 
 
@@ -64,85 +66,40 @@ async def route_inbound(session: AsyncSession, *, customer_id: int, chosen_claim
 
 
 @dataclass(frozen=True, slots=True)
-class StoredText:
-    """What `store_inbound_text` did: the new interaction (None: stored before, a redelivery),
-    the claim it went to, and how many claims were open (2 means "several": ask which)."""
+class Received:
+    """A customer's message as `receive_inbound` left it: the stored row, whether it is new
+    (False: the same Telegram message was stored before, a redelivery), and where it went."""
 
-    interaction_id: int | None
-    claim_id: int | None
-    claim_number: str | None
-    open_claims: int
-
-    @property
-    def created(self) -> bool:
-        return self.interaction_id is not None
-
-    @property
-    def ambiguous(self) -> bool:
-        return self.claim_id is None and self.open_claims > 1
+    interaction: Interaction
+    created: bool
+    route: Route
 
 
-# `route_inbound` + `store_inbound` for a plain text, in one round trip: every customer message
-# that is not a command or a wizard answer takes this path (bench/bot_ingest.py). The same rule,
-# the same rows (interaction, and its `interaction_added` event written as `log_interaction`
-# writes it) and the same redelivery guard (the unique Telegram key: nothing is written twice),
-# in the `store_inbound_text` function (migration 0006), which the bot's one-call path for plain
-# texts (`bot_store_plain_text`) runs too. It runs on the driver connection of the session's
-# transaction: SQLAlchemy's statement machinery cost more CPU than the statement itself here.
-_STORE_TEXT = "SELECT * FROM store_inbound_text($1, $2, $3, $4, $5, $6, $7, $8)"
-
-
-async def store_inbound_text(
+async def receive_inbound(
     session: AsyncSession,
     *,
     customer_id: int,
     chosen_claim_id: int | None,
     text: str,
     telegram: TelegramRef,
-) -> StoredText:
-    """Route and store a customer's text (no attachments) in one statement; see `_STORE_TEXT`."""
-    # The checks of `log_interaction`, before anything is written.
-    if len(text) > LONG_TEXT:
-        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
-    if not text.strip():
-        raise InvalidValue("text", "must not be empty")
-    raw = await driver_connection(session)
-    row = await raw.fetchrow(
-        _STORE_TEXT,
-        chosen_claim_id,
-        customer_id,
-        text,
-        utcnow(),
-        telegram.chat_id,
-        telegram.message_id,
-        telegram.edit_date,
-        telegram.media_group_id,
-    )
-    if row is None:
-        return StoredText(None, None, None, 0)
-    return StoredText(row["interaction_id"], row["claim_id"], row["number"], int(row["open_claims"]))
-
-
-async def store_inbound(
-    session: AsyncSession,
-    *,
-    customer_id: int,
-    claim_id: int | None,
-    text: str,
-    telegram: TelegramRef,
     attachments: Sequence[AttachmentIn] = (),
-) -> tuple[Interaction, bool]:
-    return await log_interaction(
+) -> Received:
+    """Everything a customer sends that is not an answer to a question: routed by the rule above
+    (`chosen_claim_id`: the claim chosen with "Write about this claim", if any) and stored, with
+    its `interaction_added` event when it lands on a claim (`log_interaction`)."""
+    route = await route_inbound(session, customer_id=customer_id, chosen_claim_id=chosen_claim_id)
+    interaction, created = await log_interaction(
         session,
         actor=Actor.customer(customer_id),
         direction=Direction.INBOUND,
         channel=InteractionChannel.TELEGRAM,
         text=text,
-        claim_id=claim_id,
+        claim_id=route.claim.id if route.claim is not None else None,
         customer_id=customer_id,
         telegram=telegram,
         attachments=attachments,
     )
+    return Received(interaction, created, route)
 
 
 async def find_telegram_message(session: AsyncSession, *, chat_id: int, message_id: int) -> Interaction | None:
@@ -160,17 +117,22 @@ async def record_edit(
     session: AsyncSession,
     *,
     customer_id: int,
+    chosen_claim_id: int | None,
     text: str,
     telegram: TelegramRef,
     attachments: Sequence[AttachmentIn] = (),
-    fallback_claim_id: int | None = None,
 ) -> tuple[Interaction, bool]:
     """An edited message becomes its own row pointing at the original (`edit_of_id`), on the
-    original's claim; the original text stays as it was sent."""
+    original's claim; the original text stays as it was sent. An edit of a message never stored
+    (sent before the desk knew the customer) is routed as a new message would be."""
     original = await find_telegram_message(session, chat_id=telegram.chat_id, message_id=telegram.message_id)
     if original is not None and original.customer_id != customer_id:
         raise NotFound("interaction", original.id)
-    claim_id = original.claim_id if original is not None else fallback_claim_id
+    if original is not None:
+        claim_id = original.claim_id
+    else:
+        route = await route_inbound(session, customer_id=customer_id, chosen_claim_id=chosen_claim_id)
+        claim_id = route.claim.id if route.claim is not None else None
     return await log_interaction(
         session,
         actor=Actor.customer(customer_id),

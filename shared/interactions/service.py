@@ -25,9 +25,6 @@ from shared.live import notify_live
 from shared.outbox.service import enqueue
 from shared.text_limits import LONG_TEXT
 
-# Kept under this name for the callers that import it (the bot's plain-text path).
-MAX_TEXT = LONG_TEXT
-
 
 def answers_the_customer(*, by_staff: bool, direction: Direction, channel: InteractionChannel) -> bool:
     """Whether an interaction is staff speaking to the customer: the claim's first response (the
@@ -67,6 +64,17 @@ async def response_delivered(session: AsyncSession, *, interaction_id: int, at: 
     )
     if staff_spoke:
         await record_first_response(session, claim_id=row.claim_id, at=at)
+
+
+# A Telegram message in one round trip, the row back as the entity (None: stored before, a
+# redelivery). Built once: the bot stores every customer message with it, and building the
+# statement cost more CPU than running it.
+_INSERT_TELEGRAM_MESSAGE = (
+    insert(Interaction)
+    .on_conflict_do_nothing(constraint="uq_interaction_tg_message")
+    .returning(Interaction)
+    .options(lazyload(Interaction.attachments))  # filled in below; noload() is deprecated in 2.1
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +159,7 @@ async def log_interaction(
             "tg_edit_date": telegram.edit_date,
             "tg_media_group_id": telegram.media_group_id,
         }
-        # One round trip: the row comes back as the entity (the bot stores every customer
-        # message this way, so this path is hot); attachments are filled in below.
-        inserted = await session.scalar(
-            insert(Interaction)
-            .values(**values)
-            .on_conflict_do_nothing(constraint="uq_interaction_tg_message")
-            .returning(Interaction)
-            .options(lazyload(Interaction.attachments))  # filled in below; noload() is deprecated in 2.1
-        )
+        inserted = await session.scalar(_INSERT_TELEGRAM_MESSAGE, values)
         if inserted is None:
             existing = await session.scalar(
                 select(Interaction).where(

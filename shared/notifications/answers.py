@@ -25,7 +25,7 @@ from shared.claims.workflow import ClaimStatus
 from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue
 from shared.interactions.models import Interaction
-from shared.interactions.routing import route_inbound, store_inbound
+from shared.interactions.routing import receive_inbound
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
 from shared.notifications.flows import decision_stamp, staff_dispute
 from shared.text_limits import LONG_TEXT
@@ -135,13 +135,12 @@ async def keep_message(
     comment on a survey already commented, a photo without words): stored as the catch-all stores
     every message, never dropped. It goes to `about_claim_id` while that claim is the customer's
     and open, else where the catch-all's routing puts it (their only open claim, or no claim)."""
-    route = await route_inbound(session, customer_id=customer_id, chosen_claim_id=about_claim_id)
-    interaction, _ = await store_inbound(
+    received = await receive_inbound(
         session,
         customer_id=customer_id,
-        claim_id=route.claim.id if route.claim is not None else None,
+        chosen_claim_id=about_claim_id,
         text=text,
         telegram=telegram,
         attachments=attachments,
     )
-    return interaction
+    return received.interaction

@@ -21,6 +21,7 @@ from shared.customers.models import Customer
 from shared.enums import ActorKind, DeliveryState, Direction, InteractionChannel
 from shared.i18n import Translator, get_translator
 from shared.interactions.models import Interaction
+from shared.notifications.buttons import ACCEPT, DISPUTE, DecisionButton, SurveyButton
 from shared.notifications.texts import claim_link, esc, html_to_plain, local_time, money
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import enqueue
@@ -31,17 +32,6 @@ from shared.staff.models import StaffUser
 PARSE_MODE = "HTML"
 LOW_RATING = 2  # ratings 1-2 are shown to staff at once
 STAFF_NEWS_WINDOW = timedelta(days=1)
-
-
-# Callback data of the buttons the desk sends. The bot parses them with aiogram CallbackData
-# factories of the same shape (bot/routers/decision.py, survey.py); a test keeps them in step.
-def decision_callback(action: str, claim_id: int, stamp: int) -> str:
-    return f"dc:{action}:{claim_id}:{stamp}"
-
-
-def survey_callback(claim_id: int, score: int) -> str:
-    """score 1..5; 0 is "skip the comment"."""
-    return f"sv:{claim_id}:{score}"
 
 
 def decision_stamp(claim: Claim) -> int:
@@ -123,7 +113,7 @@ def _inline(rows: list[list[tuple[str, str]]]) -> dict[str, Any]:
 
 
 def survey_markup(t: Translator, claim_id: int) -> dict[str, Any]:
-    return _inline([[(str(score), survey_callback(claim_id, score)) for score in range(1, 6)]])
+    return _inline([[(str(score), SurveyButton(claim_id=claim_id, score=score).pack()) for score in range(1, 6)]])
 
 
 # ---------------------------------------------------------------------- customer-facing flows
@@ -180,6 +170,7 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
             author_id=author_id,
         )
     elif status is ClaimStatus.RESOLVED:
+        stamp = decision_stamp(claim)
         await queue_customer_message(
             session,
             claim=claim,
@@ -190,8 +181,14 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
             reply_markup=_inline(
                 [
                     [
-                        (t("delivery.button.accept"), decision_callback("a", claim.id, decision_stamp(claim))),
-                        (t("delivery.button.dispute"), decision_callback("d", claim.id, decision_stamp(claim))),
+                        (
+                            t("delivery.button.accept"),
+                            DecisionButton(action=ACCEPT, claim_id=claim.id, stamp=stamp).pack(),
+                        ),
+                        (
+                            t("delivery.button.dispute"),
+                            DecisionButton(action=DISPUTE, claim_id=claim.id, stamp=stamp).pack(),
+                        ),
                     ]
                 ]
             ),

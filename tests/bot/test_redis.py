@@ -3,15 +3,12 @@ window in Redis (the `limits` library over redis-py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import PLAIN_TEXTS
-from bot.fsm import UpdateScope, create_storage, current_scope
-from bot.plain_texts import HANDLE
+from bot.fsm import create_storage
 from bot.sandbox import BotApiEmulator
+from bot.update_scope import UpdateScope, current_scope
 from shared.i18n import get_translator
 from shared.settings import get_settings
 from tests.bot.conftest import count_interactions, eventually, running_bot
@@ -67,7 +64,7 @@ async def test_redis_state_is_written_only_after_the_commit(
     try:
         async with db() as session:
             for committed in (False, True):
-                scope = UpdateScope(session)
+                scope = UpdateScope(session, update_id=1)
                 token = current_scope.set(scope)
                 try:
                     await storage.set_state(key, "Intake:files")
@@ -75,7 +72,7 @@ async def test_redis_state_is_written_only_after_the_commit(
                     assert await storage.get_state(key) == "Intake:files"
                     assert await storage.get_data(key) == {"description": "Не работает"}
                     if committed:
-                        await scope.write_committed()
+                        await scope.after_commit()
                 finally:
                     current_scope.reset(token)
                 if not committed:  # rolled back: nothing reached Redis
@@ -86,45 +83,3 @@ async def test_redis_state_is_written_only_after_the_commit(
     finally:
         await storage.set_state(key, None)
         await storage.close()
-
-
-async def test_plain_texts_read_the_redis_state_before_storing_directly(
-    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], redis_url: str
-) -> None:
-    """With the FSM in Redis, the one-statement path (bot.plain_texts) reads the conversation
-    there: the claim chosen with "Write about this claim" is kept, a wizard step is left to the
-    routers."""
-    settings = get_settings().model_copy(update={"redis_url": redis_url})
-    user = emu.user(7203, first_name="Ilya", language_code="en")
-    _, (older, newer) = await seed(db, 7203, lang="en", claims=2)
-    async with running_bot(emu, db, settings=settings) as running:
-        texts = running.dp[PLAIN_TEXTS]
-        taken: list[str] = []
-        handle = texts.handle
-
-        async def spy(bot: Any, text: Any) -> Any:
-            result = await handle(bot, text)
-            taken.append("routers" if result is HANDLE else "direct")
-            return result
-
-        texts.handle = spy
-        key = StorageKey(bot_id=running.bot.id, chat_id=7203, user_id=7203)
-        await running.dp.storage.inner.set_data(key, {"writing_claim_id": older.id})
-        await user.send_text("about the older one")
-        await eventually(db, lambda s: count_interactions(s, claim_id=older.id), lambda n: n == 1)
-        (ack,) = await user.wait_for_messages()
-        await running.dp.storage.inner.set_state(key, "Intake:description")
-        await user.send_text("a wizard answer")
-        (asked,) = await user.wait_for_messages()
-        await running.dp.storage.inner.set_state(key, None)
-        await running.dp.storage.inner.set_data(key, {})
-        await user.send_text("which one?")  # two open claims, none chosen: asked which
-        *_, question = await user.wait_for_messages()
-        async with db() as session:
-            on_older = await count_interactions(session, claim_id=older.id)
-            on_newer = await count_interactions(session, claim_id=newer.id)
-    assert taken == ["direct", "routers", "direct"]
-    assert (on_older, on_newer) == (1, 0)
-    t = get_translator("en")
-    assert (ack.text, asked.text) == (t("bot.route.stored", number=older.number), t("bot.intake.ask_files"))
-    assert question.text == t("bot.route.which") and len(question.buttons) == 2

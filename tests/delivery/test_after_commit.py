@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.sandbox import BotApiEmulator
 from shared.audit.models import ClaimEvent
 from shared.i18n import get_translator
-from shared.notifications.flows import decision_callback
+from shared.notifications.buttons import ACCEPT, DecisionButton
 from tests.bot.conftest import running_bot
 from tests.delivery.conftest import running_worker
 from tests.delivery.test_decision_survey import _claim, _resolved, forge
@@ -102,7 +102,7 @@ async def test_rating_survives_a_failed_reply(db, emu: BotApiEmulator, database_
         (thanks,) = await user.wait_for_messages(1)
         assert thanks.text == t("delivery.survey.comment_thanks")
         # The decision is settled too: Accept again is no longer current.
-        stale = forge(user, emu, decision_callback("a", claim.id, 0))
+        stale = forge(user, emu, DecisionButton(action=ACCEPT, claim_id=claim.id, stamp=0).pack())
         assert (await user.wait_for_answer(stale))["text"] in {
             t("delivery.decision.not_current"),
             t("delivery.not_found"),

@@ -22,7 +22,7 @@ from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.i18n import get_translator
 from shared.interactions.models import Interaction
-from shared.notifications.flows import decision_callback, survey_callback
+from shared.notifications.buttons import ACCEPT, SKIP_COMMENT, DecisionButton, SurveyButton
 from shared.notifications.sweeper import sweep_once
 from shared.settings import get_settings
 from tests.bot.conftest import running_bot
@@ -85,9 +85,20 @@ async def _claim(db, claim_id: int) -> Claim:
         return await session.get_one(Claim, claim_id)
 
 
-def test_callback_formats_match_the_bot() -> None:
-    assert decision_callback("a", 12, 1_700_000_000) == DecisionCb(action="a", claim_id=12, stamp=1_700_000_000).pack()
-    assert survey_callback(12, 5) == SurveyCb(claim_id=12, score=5).pack()
+def test_callback_formats_are_the_bots() -> None:
+    """The desk writes its buttons with the shared models; the bot's aiogram factories are built on
+    them: same fields, same prefix, same packed text, and each reads what the other writes."""
+    assert DecisionCb.model_fields.keys() == DecisionButton.model_fields.keys()
+    assert SurveyCb.model_fields.keys() == SurveyButton.model_fields.keys()
+    for written, factory in (
+        (DecisionButton(action=ACCEPT, claim_id=12, stamp=1_700_000_000), DecisionCb),
+        (SurveyButton(claim_id=12, score=5), SurveyCb),
+        (SurveyButton(claim_id=7, score=SKIP_COMMENT), SurveyCb),
+    ):
+        read = factory.unpack(written.pack())
+        assert read.model_dump() == written.model_dump()
+        assert read.pack() == written.pack()
+    assert DecisionCb(action=ACCEPT, claim_id=3, stamp=4).pack() == "dc:a:3:4"
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
@@ -118,7 +129,7 @@ async def test_accept_closes_and_survey_once(db, emu: BotApiEmulator, database_u
         assert thanks.text == t("delivery.survey.comment_thanks")
 
         # Answered twice (a second tap, from a stale client): refused, nothing changes.
-        again = forge(user, emu, survey_callback(claim.id, 1))
+        again = forge(user, emu, SurveyButton(claim_id=claim.id, score=1).pack())
         assert (await user.wait_for_answer(again))["text"] == t("delivery.survey.already")
         # Another customer, with forged data naming this claim: not found.
         async with db() as session, session.begin():
@@ -127,9 +138,9 @@ async def test_accept_closes_and_survey_once(db, emu: BotApiEmulator, database_u
         mallory = emu.user(other.telegram_chat_id)
         await mallory.send_text("/start")
         await mallory.wait_for_messages(1, timeout=5)
-        stolen = forge(mallory, emu, survey_callback(claim.id, 1))
+        stolen = forge(mallory, emu, SurveyButton(claim_id=claim.id, score=1).pack())
         assert (await mallory.wait_for_answer(stolen))["text"] == get_translator("ru")("delivery.not_found")
-        stolen = forge(mallory, emu, decision_callback("a", claim.id, 0))
+        stolen = forge(mallory, emu, DecisionButton(action=ACCEPT, claim_id=claim.id, stamp=0).pack())
         assert (await mallory.wait_for_answer(stolen))["text"] == get_translator("ru")("delivery.not_found")
         await user.sleep_until_quiet(0.2)
     fresh = await _claim(db, claim.id)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from bot import lean_import  # noqa: F401  (first: aiogram is imported the lean way, bot/lean_import.py)
-
-# isort: split
-
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator

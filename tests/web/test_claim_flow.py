@@ -6,8 +6,6 @@ customer sends meanwhile appears on the open card within 3 s."""
 
 from __future__ import annotations
 
-from bot import lean_import  # noqa: F401  (first: aiogram is imported the lean way)
-
 # isort: split
 
 from pathlib import Path
