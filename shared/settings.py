@@ -56,6 +56,10 @@ class Settings(BaseSettings):
 
     # Connections each process keeps open to PostgreSQL (and up to as many more at peaks).
     db_pool_size: int = Field(default=10, ge=1, le=1000, alias="CLAIMDESK_DB_POOL_SIZE")
+    # Seconds to open a connection, and that one statement may run (0: no limit); every connection
+    # is opened with them (shared.db.connect). Migrations run without the statement limit.
+    db_connect_timeout: float = Field(default=10.0, gt=0, le=600, alias="CLAIMDESK_DB_CONNECT_TIMEOUT")
+    db_command_timeout: float = Field(default=60.0, ge=0, le=86400, alias="CLAIMDESK_DB_COMMAND_TIMEOUT")
 
     @field_validator("database_url")
     @classmethod
