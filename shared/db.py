@@ -11,7 +11,7 @@ import functools
 import logging
 import warnings
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,9 @@ class DatabaseConfig:
     is opened by `connect(config)`, so the URL's SSL parameters, the timeouts and the server
     settings reach all of them alike."""
 
-    url: str  # as DATABASE_URL gives it: libpq's query parameters (sslmode, sslrootcert, ...)
+    # As DATABASE_URL gives it, libpq's query parameters (sslmode, sslrootcert, ...) included; kept
+    # out of the repr: it may hold the password.
+    url: str = field(repr=False)
     pool_size: int = 10  # the engine keeps this many connections, and up to as many more at peaks
     connect_timeout: float = 10.0  # seconds; `connect_timeout` in the URL's query overrides it
     command_timeout: float | None = 60.0  # seconds a statement may run; None: no limit (migrations)

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
             raise ValueError(f"claimdesk needs PostgreSQL, got '{url.get_backend_name()}'")
         if url.get_driver_name() not in ("asyncpg", "psycopg2", "psycopg", "") and "+" in url.drivername:
             raise ValueError(f"unsupported driver '{url.get_driver_name()}' (use postgresql://)")
+        try:
+            float(url.query.get("connect_timeout", 0))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError("connect_timeout must be a number of seconds") from None
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
     @field_validator("timezone")

@@ -42,6 +42,9 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("BOT_MODE", "carrier-pigeon", "BOT_MODE:"),
         ("CLAIMDESK_DB_POOL_SIZE", "many", "CLAIMDESK_DB_POOL_SIZE:"),
         ("CLAIMDESK_DB_POOL_SIZE", "0", "CLAIMDESK_DB_POOL_SIZE:"),
+        ("CLAIMDESK_DB_COMMAND_TIMEOUT", "soon", "CLAIMDESK_DB_COMMAND_TIMEOUT:"),
+        ("CLAIMDESK_DB_CONNECT_TIMEOUT", "0", "CLAIMDESK_DB_CONNECT_TIMEOUT:"),
+        ("DATABASE_URL", "postgresql://h/db?connect_timeout=soon", "DATABASE_URL: connect_timeout must be a number"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:
