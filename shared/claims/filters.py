@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, ColumnElement, DateTime, String, and_, func, literal, literal_column, or_, select
@@ -41,7 +42,7 @@ def search_query(q: str | ColumnElement) -> ColumnElement:
 _ID_FIELDS = ("reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id", "customer_id")
 _TEXT_LIST = ARRAY(String)
 # Constants in the SQL text (not parameters): the planner matches them with partial indexes.
-_OPEN = Claim.status.in_([literal_column(f"'{status.value}'") for status in OPEN_STATUSES])
+_OPEN_STATUSES = [literal_column(f"'{status.value}'") for status in OPEN_STATUSES]
 
 
 def search_text(filters: ClaimFilters) -> str | None:
@@ -49,30 +50,31 @@ def search_text(filters: ClaimFilters) -> str | None:
     return filters.q.strip() if filters.q and filters.q.strip() else None
 
 
-def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[bool]]:
-    """The filters as WHERE conditions on the claim (the claims list, the export, every report)."""
+def claim_conditions(filters: ClaimFilters, tz: ZoneInfo, claim: Any = Claim) -> list[ColumnElement[bool]]:
+    """The filters as WHERE conditions on the claim (the claims list, the export, every report);
+    `claim`: the Claim entity, or an alias of it (`aliased(Claim, subquery)`)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.status:
-        conditions.append(Claim.status == func.any(literal(list(filters.status), _TEXT_LIST)))
+        conditions.append(claim.status == func.any(literal(list(filters.status), _TEXT_LIST)))
     if filters.result:
-        conditions.append(Claim.result == func.any(literal(list(filters.result), _TEXT_LIST)))
+        conditions.append(claim.result == func.any(literal(list(filters.result), _TEXT_LIST)))
     for field in _ID_FIELDS:
         value = getattr(filters, field)
         if value is not None:
-            conditions.append(getattr(Claim, field) == literal(value, BigInteger()))
+            conditions.append(getattr(claim, field) == literal(value, BigInteger()))
     if filters.channel:
-        conditions.append(Claim.channel == literal(filters.channel, String()))
+        conditions.append(claim.channel == literal(filters.channel, String()))
     moment = DateTime(timezone=True)
     if filters.registered_from:
-        conditions.append(Claim.registered_at >= literal(start_of_local_day(filters.registered_from, tz), moment))
+        conditions.append(claim.registered_at >= literal(start_of_local_day(filters.registered_from, tz), moment))
     if filters.registered_to:
         before = start_of_local_day(filters.registered_to + timedelta(days=1), tz)
-        conditions.append(Claim.registered_at < literal(before, moment))
+        conditions.append(claim.registered_at < literal(before, moment))
     if filters.overdue is not None:
-        late = and_(_OPEN, Claim.due_at < literal(utcnow(), moment))
+        late = and_(claim.status.in_(_OPEN_STATUSES), claim.due_at < literal(utcnow(), moment))
         conditions.append(late if filters.overdue else ~late)
     if filters.unassigned is not None:
-        conditions.append(Claim.responsible_id.is_(None) if filters.unassigned else Claim.responsible_id.is_not(None))
+        conditions.append(claim.responsible_id.is_(None) if filters.unassigned else claim.responsible_id.is_not(None))
     q = search_text(filters)
     if q is not None:
         query = search_query(literal(q, String()))
@@ -86,8 +88,8 @@ def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[
         )
         conditions.append(
             or_(
-                Claim.search_vector.op("@@")(query),
-                Claim.id == func.any(func.array(in_interactions.scalar_subquery())),
+                claim.search_vector.op("@@")(query),
+                claim.id == func.any(func.array(in_interactions.scalar_subquery())),
             )
         )
     return conditions

@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Select, func, literal, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from shared.audit.models import ClaimEvent
 from shared.claims.filters import ClaimFilters, claim_conditions, search_text
@@ -30,15 +30,16 @@ from shared.plans.models import PlanItem
 # A claim without a due date sorts after every dated one.
 _NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
-SORTS: dict[str, Any] = {
-    "registered_at": Claim.registered_at,
-    "updated_at": Claim.updated_at,
-    # The constant in the SQL text, not a parameter: plans (and any expression index) see it.
-    "due_at": func.coalesce(Claim.due_at, literal_column(f"'{_NO_DUE.isoformat()}'::timestamptz", Claim.due_at.type)),
-    "number": Claim.number,
-    "id": Claim.id,
-}
-# The type of a cursor's sort value, checked before it goes into the statement.
+
+def _sort_key(claim: Any, name: str) -> Any:
+    """The expression a sort orders by, on the Claim entity or an alias of it."""
+    if name == "due_at":
+        # The constant in the SQL text, not a parameter: plans (and any expression index) see it.
+        return func.coalesce(claim.due_at, literal_column(f"'{_NO_DUE.isoformat()}'::timestamptz", Claim.due_at.type))
+    return getattr(claim, name)
+
+
+# The sorts, and the type of a cursor's sort value (checked before it goes into the statement).
 _CURSOR_TYPES: dict[str, type] = {
     "registered_at": datetime,
     "updated_at": datetime,
@@ -46,7 +47,7 @@ _CURSOR_TYPES: dict[str, type] = {
     "number": str,
     "id": int,
 }
-SORT_CHOICES = tuple(SORTS) + tuple(f"-{name}" for name in SORTS)
+SORT_CHOICES = tuple(_CURSOR_TYPES) + tuple(f"-{name}" for name in _CURSOR_TYPES)
 
 LIST_COLUMNS = (
     Claim.id,
@@ -66,6 +67,21 @@ LIST_COLUMNS = (
     Claim.due_at,
     Claim.updated_at,
     Claim.version,
+)
+
+# A search's own index look-up keeps these filters (see `list_statement`).
+_SEARCH_NARROWING = ("customer_id", "reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id")
+# What a search keeps of the claims it found: every column the other filters and the sorts read.
+_FOUND_COLUMNS = (
+    Claim.id,
+    Claim.number,
+    Claim.status,
+    Claim.result,
+    Claim.channel,
+    Claim.registered_at,
+    Claim.updated_at,
+    Claim.due_at,
+    Claim.responsible_id,
 )
 
 # The total is counted up to this many claims; beyond, it says "more than 10,000" (total_exact false),
@@ -121,32 +137,42 @@ def list_statement(
     if sort not in SORT_CHOICES:
         raise InvalidValue("sort", f"must be one of {', '.join(SORT_CHOICES)}")
     descending = sort.startswith("-")
-    key = SORTS[sort.lstrip("-")]
     after = _decode_cursor(cursor, sort) if cursor else None
-    conditions = claim_conditions(filters, tz)
+
+    if search_text(filters) is None:
+        # The page's ids and sort keys come from an index-only scan in index order (composite indexes:
+        # filter column, sort key, id, with the other filter columns included); only the page's rows
+        # are then read from the heap and joined to their customers.
+        claim: Any = Claim
+        conditions = claim_conditions(filters, tz)
+    else:
+        # A search matches a few thousand claims at most, found through the GIN indexes in no useful
+        # order, together with the filters of one customer, reason, department, employee or person
+        # (small bitmaps, that spare reading most of a broad search's rows). The found claims are
+        # kept (MATERIALIZED: the planner may not merge the other filters into the look-up, where it
+        # would AND the search's bitmap with a status or channel index's tens of thousands of
+        # entries), then the other filters, the count and the page are taken from them.
+        narrowing = {field: getattr(filters, field) for field in _SEARCH_NARROWING}
+        found = (
+            select(*_FOUND_COLUMNS)
+            .where(*claim_conditions(ClaimFilters(q=filters.q, **narrowing), tz))
+            .cte("found")
+            .prefix_with("MATERIALIZED")
+        )
+        claim = aliased(Claim, found)
+        conditions = claim_conditions(replace(filters, q=None, **dict.fromkeys(narrowing)), tz, claim)
+    key = _sort_key(claim, sort.lstrip("-"))
 
     def ordered(sort_key: Any, ident: Any) -> tuple[Any, Any]:
         return (sort_key.desc(), ident.desc()) if descending else (sort_key.asc(), ident.asc())
 
-    def keyset(sort_key: Any, ident: Any) -> list[Any]:
-        """The rows after the cursor, in the order of the sort: `(sort key, id) < (value, id)`."""
-        if after is None:
-            return []
+    keyset = []
+    if after is not None:
+        # The rows after the cursor, in the order of the sort: `(sort key, id) < (value, id)`.
         bound = tuple_(literal(after[0], key.type), literal(after[1], BigInteger()))
-        return [tuple_(sort_key, ident) < bound if descending else tuple_(sort_key, ident) > bound]
-
-    if search_text(filters) is not None:
-        # A search matches a few thousand claims at most, found through the GIN indexes in no useful
-        # order: collect them once (id and sort key), then count them and take the page from that set.
-        matched = select(Claim.id.label("id"), key.label("sort_key")).where(*conditions).cte("matched")
-        top = select(matched.c.id, matched.c.sort_key).where(*keyset(matched.c.sort_key, matched.c.id))
-        total = _capped_count(select(matched.c.id)).scalar_subquery()
-    else:
-        # The page's ids and sort keys come from an index-only scan in index order (composite indexes:
-        # filter column, sort key, id, with the other filter columns included); only the page's rows
-        # are then read from the heap and joined to their customers.
-        top = select(Claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset(key, Claim.id))
-        total = _capped_count(select(Claim.id).where(*conditions)).scalar_subquery()
+        keyset.append(tuple_(key, claim.id) < bound if descending else tuple_(key, claim.id) > bound)
+    top = select(claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset)
+    total = _capped_count(select(claim.id).where(*conditions)).scalar_subquery()
     page = top.order_by(*ordered(top.selected_columns.sort_key, top.selected_columns.id)).limit(limit + 1)
     rows = page.subquery("top")
     return (
