@@ -108,7 +108,9 @@ class ClaimList(Out):
         description=f"number of claims matching the filters, counted with each page; exact up to "
         f'{TOTAL_LIMIT:,}, beyond it {TOTAL_LIMIT} with total_exact false ("{TOTAL_LIMIT:,}+")'
     )
-    total_exact: bool = Field(description=f"false when more than {TOTAL_LIMIT:,} claims match: total is then a floor")
+    total_exact: bool = Field(
+        description=f"false when more than {TOTAL_LIMIT:,} claims match (total is then {TOTAL_LIMIT}, a lower bound)"
+    )
     next_cursor: str | None
 
 
