@@ -6,7 +6,8 @@ the same run.
 Loads the claims with set-based SQL into a fresh database (`claimdesk_bench` on DATABASE_URL's
 server, or the embedded one), serves both apps from a child process (so the load generator does
 not share a CPU core with them), and prints, per concurrency, requests/s, p50 and p99 of the list
-with filters and with full-text search, and the API/bare ratio. Targets (issue 12): at concurrency
+with filters and with full-text search, the API/bare ratio, and the server process's CPU per
+request (a figure a busy machine changes less than the others). Targets (issue 12): at concurrency
 8 the API's p99 under 100 ms; at concurrency 32 the API at least 0.8 of the bare handler's req/s.
 
 The floor, the bare handler: the plain aiohttp handler, no sign-in, no pydantic (the query string
@@ -212,7 +213,17 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
     await engine.dispose()
 
 
-async def load(base: str, queries: list[str], *, seconds: float, concurrency: int, headers: dict[str, str]) -> dict:
+def _cpu(pid: int) -> float:
+    """CPU seconds a process has used (user + system)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def load(
+    base: str, queries: list[str], *, seconds: float, concurrency: int, headers: dict[str, str], server_pid: int
+) -> dict:
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -233,12 +244,17 @@ async def load(base: str, queries: list[str], *, seconds: float, concurrency: in
 
         warm = time.perf_counter() + 2
         await asyncio.gather(*(worker(n, warm, False) for n in range(concurrency)))
+        cpu = _cpu(server_pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker(n, started + seconds, True) for n in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = _cpu(server_pid) - cpu
     latencies.sort()
     return {
         "rps": len(latencies) / elapsed,
+        # The server process's CPU per request: what the handler costs in Python, whatever else
+        # runs on the machine (PostgreSQL's share is not in it).
+        "cpu_ms": cpu / len(latencies) * 1000,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "n": len(latencies),
@@ -273,7 +289,10 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{args.claims:,} claims, {args.seconds:.0f} s per run, one pool for both servers "
             f"(CLAIMDESK_DB_POOL_SIZE {os.environ['CLAIMDESK_DB_POOL_SIZE']}); load average {_load()}\n"
         )
-        print(f"{'conc':>4} {'scenario':<9} {'server':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print(
+            f"{'conc':>4} {'scenario':<9} {'server':<5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+            f"{'cpu ms/req':>10}"
+        )
         for concurrency in args.concurrency:
             for name, queries in SCENARIOS.items():
                 figures = {}
@@ -282,11 +301,16 @@ async def main_async(args: argparse.Namespace) -> int:
                     ("api", f"http://127.0.0.1:{api_port}/api/v1/claims", {"Authorization": f"Bearer {TOKEN}"}),
                 ):
                     figures[server] = result = await load(
-                        base, queries, seconds=args.seconds, concurrency=concurrency, headers=headers
+                        base,
+                        queries,
+                        seconds=args.seconds,
+                        concurrency=concurrency,
+                        headers=headers,
+                        server_pid=child.pid,
                     )
                     print(
                         f"{concurrency:>4} {name:<9} {server:<5} {result['rps']:>8.1f} {result['p50']:>8.1f} "
-                        f"{result['p99']:>8.1f} {result['errors']:>7}",
+                        f"{result['p99']:>8.1f} {result['errors']:>7} {result['cpu_ms']:>10.2f}",
                         flush=True,
                     )
                 ratio = figures["api"]["rps"] / figures["bare"]["rps"]
