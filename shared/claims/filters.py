@@ -52,7 +52,7 @@ def search_text(filters: ClaimFilters) -> str | None:
 
 def claim_conditions(filters: ClaimFilters, tz: ZoneInfo, claim: Any = Claim) -> list[ColumnElement[bool]]:
     """The filters as WHERE conditions on the claim (the claims list, the export, every report);
-    `claim`: the Claim entity, or an alias of it (`aliased(Claim, subquery)`)."""
+    `claim`: the Claim entity, or the columns of a subquery or CTE over it (`subquery.c`)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.status:
         conditions.append(claim.status == func.any(literal(list(filters.status), _TEXT_LIST)))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Select, func, literal, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from shared.audit.models import ClaimEvent
 from shared.claims.filters import ClaimFilters, claim_conditions, search_text
@@ -159,7 +159,7 @@ def list_statement(
             .cte("found")
             .prefix_with("MATERIALIZED")
         )
-        claim = aliased(Claim, found)
+        claim = found.c  # the found claims' columns, by the claim's column names
         conditions = claim_conditions(replace(filters, q=None, **dict.fromkeys(narrowing)), tz, claim)
     key = _sort_key(claim, sort.lstrip("-"))
 
