@@ -163,7 +163,7 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
 
     from backoffice.app import create_app
     from shared.claims.filters import ClaimFilters
-    from shared.claims.queries import list_statement
+    from shared.claims.queries import TOTAL_LIMIT, list_statement
     from shared.db import DatabaseConfig, create_engine, create_session_factory
     from shared.runtime import Database
     from shared.settings import Settings
@@ -197,7 +197,8 @@ async def serve(url: str, api_port: int, bare_port: int) -> None:
             rows = (await session.execute(statement)).mappings().all()
         total = rows[0]["total"] if rows else 0
         items = [{k: v for k, v in row.items() if k not in ("sort_key", "total")} for row in rows[:limit]]
-        body = json.dumps({"items": items, "total": min(total, 10_000), "total_exact": total <= 10_000}, default=str)
+        page = {"items": items, "total": min(total, TOTAL_LIMIT), "total_exact": total <= TOTAL_LIMIT}
+        body = json.dumps(page, default=str)
         return web.Response(text=body, content_type="application/json")
 
     bare_app = web.Application()
