@@ -1,16 +1,17 @@
-"""How fast the reports are on a million claims (issue 6).
+"""How fast the reports are on a million claims (issues 6 and 12).
 
 Generates 1,000,000 claims over 12 months with a fixed seed (not timed; SQL generate_series, in
 a scratch database kept for the next run), then times, on one connection in the same run:
 
 * each report over the 12 months as JSON (query + names + pydantic + json.dumps), next to the
-  same aggregate as hand-written SQL sent through the raw asyncpg connection (the floor). The
-  hand-written dynamics is what a person types (`date_trunc(... AT TIME ZONE ...)` per row); the
-  report buckets by `width_bucket` over the periods' UTC starts instead, hence a ratio below 1;
+  same figures as the plain SQL a DBA would write, sent through the raw asyncpg connection (the
+  floor). The hand-written dynamics converts each claim's time (`date_trunc(... AT TIME ZONE ...)`);
+  the report buckets by `width_bucket` over the periods' UTC starts instead, hence a ratio below 1;
 * the XLSX of the dynamics by month x 20 departments (query + workbook).
 
-Printed: best of --repeat runs in ms, the ratio to the SQL, and the targets (each report < 1 s and
-within 1.5x its SQL; the XLSX < 2 s). Nothing is asserted.
+Printed: best of --repeat runs in ms, side by side, the ratio to the SQL, and the targets (issue
+12: each report < 1.5 s and within 1.5x its SQL; the XLSX < 2 s); the load average before and
+after. Nothing is asserted.
 
     .venv/bin/python bench/reports.py [--claims 1000000] [--repeat 5] [--regenerate] [--drop]
                                       [--database NAME] [--generate-only]
@@ -134,18 +135,14 @@ HAND_SQL = {
         FROM claim WHERE registered_at >= $1 AND registered_at < $2
         GROUP BY GROUPING SETS ((culprit_department_id), (reason_id), (culprit_employee_id),
                                 (culprit_department_id, reason_id))""",
-    # The best hand-written form of the same figures: the stored hours, one ROLLUP per measure so
-    # the two percentile sorts run side by side (Parallel Append), groups in index order.
+    # What a DBA types: percentile_cont per group and for all claims, one GROUP BY ROLLUP.
     "response_times": """
-        SELECT culprit_department_id, grouping(culprit_department_id), 0, count(*), count(first_response_at),
+        SELECT culprit_department_id, grouping(culprit_department_id), count(*), count(first_response_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY first_response_hours),
-               count(*) FILTER (WHERE first_response_at <= registered_at + interval '24 hours'), NULL::bigint
-        FROM claim WHERE registered_at >= $1 AND registered_at < $2
-        GROUP BY ROLLUP (culprit_department_id)
-        UNION ALL
-        SELECT culprit_department_id, grouping(culprit_department_id), 1, count(*), count(resolved_at),
+               count(*) FILTER (WHERE first_response_at <= registered_at + interval '24 hours'),
+               count(resolved_at),
                percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolution_hours),
-               count(*) FILTER (WHERE resolved_at <= due_at),
+               count(*) FILTER (WHERE resolved_at <= coalesce(due_at, registered_at + interval '120 hours')),
                count(*) FILTER (WHERE status IN ('new', 'in_progress') AND due_at < now())
         FROM claim WHERE registered_at >= $1 AND registered_at < $2
         GROUP BY ROLLUP (culprit_department_id)""",
@@ -242,9 +239,10 @@ async def measure(url: str, repeat: int) -> None:
         await session.execute(text("SELECT 1"))  # begin the transaction the raw connection then joins
         connection = await session.connection()
         raw = (await connection.get_raw_connection()).driver_connection  # the same connection, both sides
-        # The reports raise work_mem and plan each run for its own range (shared.reports.common); the
-        # hand-written SQL gets the same settings, in the same transaction, so the comparison is like
-        # for like.
+        # The reports raise work_mem and plan each run for its own range (shared.reports.common: a
+        # prepared statement's generic plan, chosen after five runs, does not know the range); the
+        # hand-written SQL, prepared by asyncpg too, gets the same settings in the same transaction,
+        # so the comparison is like for like.
         await raw.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         await raw.execute(f"SET LOCAL plan_cache_mode = {REPORT_PLAN_CACHE_MODE}")
         for label, name, extra, sql_key in CASES:
@@ -277,19 +275,23 @@ async def measure(url: str, repeat: int) -> None:
     await engine.dispose()
 
     print(
-        f"\n{claims:,} claims registered in {DATE_FROM} .. {DATE_TO}; best of {repeat}; target < 1000 ms and "
-        "<= 1.5x SQL"
+        f"\n{claims:,} claims registered in {DATE_FROM} .. {DATE_TO}; best of {repeat}; target < 1500 ms and "
+        f"<= 1.5x SQL; load average {_load()}"
     )
     print(f"{'report (JSON)':34} {'ours ms':>9} {'SQL ms':>9} {'ratio':>7}  verdict")
     for label, ours_s, hand_s in rows:
         ratio = ours_s / hand_s
-        verdict = "ok" if ours_s < 1 and ratio <= 1.5 else "MISSED"
+        verdict = "ok" if ours_s < 1.5 and ratio <= 1.5 else "MISSED"
         print(f"{label:34} {ours_s * 1000:9.1f} {hand_s * 1000:9.1f} {ratio:7.2f}  {verdict}")
     verdict = "ok" if xlsx_s < 2 else "MISSED"
     print(
         f"{'xlsx: 12 months x 20 departments':34} {xlsx_s * 1000:9.1f} {'':>9} {'':>7}  {verdict} (< 2000 ms, "
         f"{xlsx.size:,} bytes)"
     )
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def drop(url: str) -> None:
@@ -320,7 +322,9 @@ async def main() -> None:
     await prepare(url, args.claims, args.regenerate)
     if args.generate_only:
         return
+    print(f"load average {_load()}")
     await measure(url, args.repeat)
+    print(f"load average {_load()}")
     if args.drop:
         await drop(url)
 

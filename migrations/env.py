@@ -4,13 +4,14 @@ bare `alembic` command, from DATABASE_URL / the embedded server."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 import shared.models  # noqa: F401  (registers every table on the metadata)
-from shared.db import Base
+from shared.db import Base, DatabaseConfig, create_engine
+from shared.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -34,7 +35,10 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+    # The desk's connection settings (SSL, timeouts), without the statement limit: a migration
+    # that rewrites the claim table takes about a minute per million claims.
+    config = replace(DatabaseConfig.from_settings(get_settings(), url), pool_size=1, command_timeout=None)
+    engine = create_engine(config)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)
@@ -48,7 +52,6 @@ def _url() -> str:
     if url:
         return url
     from shared.db import resolve_database_url
-    from shared.settings import get_settings
 
     return asyncio.run(resolve_database_url(get_settings()))
 

@@ -6,8 +6,10 @@ when DATABASE_URL is unset we start (or join) a PostgreSQL under CLAIMDESK_DATA_
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -70,15 +72,63 @@ def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def ensure_database(url: str) -> None:
+# Server settings of every connection the desk opens. JIT compiling costs PostgreSQL ~1 s on a
+# count over a few thousand rows: a loss for short OLTP queries like the claims list.
+SERVER_SETTINGS = {"jit": "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """How the desk connects to PostgreSQL. Every connection a process opens (the engine's pool,
+    the delivery worker's LISTEN connection, the sending lock's, migrations, creating a database)
+    is opened by `connect(config)`, so the URL's SSL parameters, the timeouts and the server
+    settings reach all of them alike."""
+
+    # As DATABASE_URL gives it, libpq's query parameters (sslmode, sslrootcert, ...) included; kept
+    # out of the repr: it may hold the password.
+    url: str = field(repr=False)
+    pool_size: int = 10  # the engine keeps this many connections, and up to as many more at peaks
+    connect_timeout: float = 10.0  # seconds; `connect_timeout` in the URL's query overrides it
+    command_timeout: float | None = 60.0  # seconds a statement may run; None: no limit (migrations)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str) -> DatabaseConfig:
+        return cls(
+            url=url,
+            pool_size=settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout or None,
+        )
+
+    def on_database(self, name: str) -> DatabaseConfig:
+        """The same server and settings, another database (creating or dropping one)."""
+        return replace(self, url=make_url(self.url).set(database=name).render_as_string(hide_password=False))
+
+
+async def connect(config: DatabaseConfig) -> asyncpg.Connection:
+    """Open one connection to the desk's database: the one place connections are made."""
+    url = make_url(config.url)
+    query = dict(url.query)
+    # `ssl=require` is SQLAlchemy's spelling of libpq's `sslmode=require`; asyncpg reads sslmode.
+    if "ssl" in query:
+        query.setdefault("sslmode", query.pop("ssl"))
+    # libpq's connect_timeout; asyncpg would send it to the server as a setting and be refused.
+    timeout = float(query.pop("connect_timeout", config.connect_timeout))  # type: ignore[arg-type]
+    dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+    return await asyncpg.connect(
+        dsn, timeout=timeout, command_timeout=config.command_timeout, server_settings=SERVER_SETTINGS
+    )
+
+
+async def ensure_database(url: str | DatabaseConfig) -> None:
     """Create the database named in `url` when it does not exist yet (embedded server, tests)."""
-    parsed = make_url(url)
-    admin = asyncpg_dsn(parsed.set(database="postgres").render_as_string(hide_password=False))
-    conn = await asyncpg.connect(admin)
+    config = DatabaseConfig(url) if isinstance(url, str) else url
+    name = make_url(config.url).database
+    conn = await connect(config.on_database("postgres"))
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", parsed.database)
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            await conn.execute(f'CREATE DATABASE "{parsed.database}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
 
@@ -88,20 +138,21 @@ async def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     url = libpq_to_asyncpg(start_embedded_postgres(settings.data_dir), EMBEDDED_DATABASE)
-    await ensure_database(url)
+    await ensure_database(DatabaseConfig.from_settings(settings, url))
     return url
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    size = pool_size
-    # JIT compiling costs PostgreSQL ~1 s on a count over a few thousand rows: a loss for short
-    # OLTP queries like the claims list, so it is off for the desk's connections.
+def create_engine(database: DatabaseConfig | str, *, pool_size: int | None = None) -> AsyncEngine:
+    """The engine over `connect(config)`; a bare URL (tests, benches) takes the default settings."""
+    config = DatabaseConfig(database) if isinstance(database, str) else database
+    if pool_size is not None:
+        config = replace(config, pool_size=pool_size)
     return create_async_engine(
-        url,
-        pool_size=size,
-        max_overflow=size,
+        config.url,
+        pool_size=config.pool_size,
+        max_overflow=config.pool_size,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"jit": "off"}},
+        async_creator=functools.partial(connect, config),
     )
 
 

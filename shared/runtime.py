@@ -1,5 +1,6 @@
 """Opening the database for a process: resolve the URL (embedded server when unset), check that it
-answers, and hand out the engine and the session factory."""
+answers, and hand out the engine, the session factory and the configuration every other
+connection of the process is opened with (`shared.db.connect(db.config)`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 from sqlalchemy import text
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.db import create_engine, create_session_factory, resolve_database_url
+from shared.db import DatabaseConfig, create_engine, create_session_factory, resolve_database_url
 from shared.settings import Settings
 
 
@@ -28,6 +29,13 @@ class Database:
     url: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # For the connections outside the pool (LISTEN, the sending lock): `shared.db.connect(config)`.
+    # Not given (an engine a test built itself): the URL with the default settings.
+    config: DatabaseConfig = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.config is None:
+            self.config = DatabaseConfig(self.url)
 
 
 def _where(url: str) -> str:
@@ -36,16 +44,16 @@ def _where(url: str) -> str:
     return f"{host}:{parsed.port or 5432}/{parsed.database}"
 
 
-async def check_connection(engine: AsyncEngine, url: str) -> None:
+async def check_connection(engine: AsyncEngine, url: str, *, timeout: float = 10.0) -> None:
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(timeout):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
     except (OSError, socket.gaierror, asyncpg.PostgresError, DBAPIError, InterfaceError, OperationalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise StartupError(f"DATABASE_URL: cannot connect to {_where(url)}: {reason}") from None
     except TimeoutError:
-        raise StartupError(f"DATABASE_URL: no answer from {_where(url)} in 10 s") from None
+        raise StartupError(f"DATABASE_URL: no answer from {_where(url)} in {timeout:g} s") from None
 
 
 @asynccontextmanager
@@ -54,9 +62,12 @@ async def open_database(settings: Settings, *, pool_size: int | None = None) -> 
         url = await resolve_database_url(settings)
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(f"CLAIMDESK_DATA_DIR: cannot start the embedded PostgreSQL: {exc}") from None
-    engine = create_engine(url, pool_size=pool_size or settings.db_pool_size)
+    config = DatabaseConfig.from_settings(settings, url)
+    if pool_size is not None:
+        config = replace(config, pool_size=pool_size)
+    engine = create_engine(config)
     try:
-        await check_connection(engine, url)
-        yield Database(url=url, engine=engine, sessions=create_session_factory(engine))
+        await check_connection(engine, url, timeout=config.connect_timeout)
+        yield Database(url=url, engine=engine, sessions=create_session_factory(engine), config=config)
     finally:
         await engine.dispose()

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
 
     # Connections each process keeps open to PostgreSQL (and up to as many more at peaks).
     db_pool_size: int = Field(default=10, ge=1, le=1000, alias="CLAIMDESK_DB_POOL_SIZE")
+    # Seconds to open a connection, and that one statement may run (0: no limit); every connection
+    # is opened with them (shared.db.connect). Migrations run without the statement limit.
+    db_connect_timeout: float = Field(default=10.0, gt=0, le=600, alias="CLAIMDESK_DB_CONNECT_TIMEOUT")
+    db_command_timeout: float = Field(default=60.0, ge=0, le=86400, alias="CLAIMDESK_DB_COMMAND_TIMEOUT")
 
     @field_validator("database_url")
     @classmethod
@@ -76,6 +80,10 @@ class Settings(BaseSettings):
             raise ValueError(f"claimdesk needs PostgreSQL, got '{url.get_backend_name()}'")
         if url.get_driver_name() not in ("asyncpg", "psycopg2", "psycopg", "") and "+" in url.drivername:
             raise ValueError(f"unsupported driver '{url.get_driver_name()}' (use postgresql://)")
+        try:
+            float(url.query.get("connect_timeout", 0))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError("connect_timeout must be a number of seconds") from None
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
     @field_validator("attachment_retention_days", "pg_bindir", mode="before")

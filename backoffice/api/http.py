@@ -7,7 +7,6 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-import orjson
 from aiohttp import web
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,13 +139,6 @@ def reply(model: BaseModel | None, *, status: int = 200, headers: dict[str, str]
     if model is None:
         return web.Response(status=status, headers=headers)
     return web.Response(body=model.model_dump_json(), status=status, content_type="application/json", headers=headers)
-
-
-def json_reply(document: Any, *, status: int = 200) -> web.Response:
-    """A document of plain values as JSON, written the way pydantic writes it (UTC as `Z`)."""
-    return web.Response(
-        body=orjson.dumps(document, option=orjson.OPT_UTC_Z), status=status, content_type="application/json"
-    )
 
 
 def etag(version: int) -> str:

@@ -11,7 +11,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.delivery.worker import DeliveryWorker, WorkerConfig
-from shared.db import asyncpg_dsn
 from shared.runtime import Database
 from shared.settings import Settings
 
@@ -50,10 +49,10 @@ async def run_worker(
         await bot.session.close()
         return
     try:
-        async with sending_turn(asyncpg_dsn(db.url), bot.id, stop) as holding:
+        async with sending_turn(db.config, bot.id, stop) as holding:
             if not holding:
                 return
-            worker = DeliveryWorker(db.sessions, bot=bot, listen_dsn=asyncpg_dsn(db.url), config=config)
+            worker = DeliveryWorker(db.sessions, bot=bot, listen=db.config, config=config)
             tasks = [asyncio.create_task(worker.run(stop), name="delivery")]
             if sweep:
                 tasks.append(asyncio.create_task(run_sweeper(db.sessions, stop), name="sweeper"))

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.pacing import Pacer
 from bot.delivery.render import Step, plan_steps, to_plain
+from shared.db import DatabaseConfig, connect
 from shared.outbox import queue
 from shared.outbox.queue import LeasedMessage
 from shared.outbox.service import NOTIFY_CHANNEL
@@ -83,13 +84,13 @@ class DeliveryWorker:
         sessions: async_sessionmaker[AsyncSession],
         *,
         bot: Bot,
-        listen_dsn: str | None,
+        listen: DatabaseConfig | None,
         config: WorkerConfig | None = None,
         pacer: Pacer | None = None,
     ) -> None:
         self.sessions = sessions
         self.bot = bot
-        self.listen_dsn = listen_dsn
+        self.listen = listen  # the LISTEN connection's database (None: poll only)
         self.config = config or WorkerConfig()
         self.pacer = pacer or Pacer(
             total_per_second=self.config.total_per_second,
@@ -170,7 +171,7 @@ class DeliveryWorker:
             log.error("%s: delivery task crashed", self.config.name, exc_info=task.exception())
 
     async def _ensure_listener(self, now: float) -> None:
-        if self.listen_dsn is None:
+        if self.listen is None:
             return
         if self._listener is not None and not self._listener.is_closed():
             return
@@ -178,7 +179,7 @@ class DeliveryWorker:
             return
         self._listener_retry_at = now + 5.0
         try:
-            conn = await asyncpg.connect(self.listen_dsn)
+            conn = await connect(self.listen)
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             log.warning(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -40,68 +39,45 @@ def search_query(q: str | ColumnElement) -> ColumnElement:
     return russian.op("||")(func.websearch_to_tsquery(literal_column("'english'::regconfig"), q))
 
 
-def filter_values(filters: ClaimFilters, tz: ZoneInfo) -> dict[str, Any]:
-    """The values the set filters compare with, by name: its keys are the shape of the filter.
-
-    `conditions_for(values, arg)` turns them into SQL; the claims list builds that SQL once per
-    shape with bind parameters (`shared.claims.queries`), everything else with the values inline.
-    """
-    values: dict[str, Any] = {}
-    if filters.status:
-        values["status"] = list(filters.status)
-    if filters.result:
-        values["result"] = list(filters.result)
-    for field in _ID_FIELDS:
-        value = getattr(filters, field)
-        if value is not None:
-            values[field] = value
-    if filters.channel:
-        values["channel"] = filters.channel
-    if filters.registered_from:
-        values["registered_from"] = start_of_local_day(filters.registered_from, tz)
-    if filters.registered_to:
-        values["registered_before"] = start_of_local_day(filters.registered_to + timedelta(days=1), tz)
-    if filters.overdue is not None:
-        values["overdue_at" if filters.overdue else "not_overdue_at"] = utcnow()
-    if filters.unassigned is not None:
-        values["unassigned" if filters.unassigned else "assigned"] = True
-    if filters.q and filters.q.strip():
-        values["q"] = filters.q.strip()
-    return values
-
-
 _ID_FIELDS = ("reason_id", "culprit_department_id", "culprit_employee_id", "responsible_id", "customer_id")
 _TEXT_LIST = ARRAY(String)
 # Constants in the SQL text (not parameters): the planner matches them with partial indexes.
-_OPEN = Claim.status.in_([literal_column(f"'{status.value}'") for status in OPEN_STATUSES])
+_OPEN_STATUSES = [literal_column(f"'{status.value}'") for status in OPEN_STATUSES]
 
 
-def conditions_for(values: dict[str, Any], arg: Callable[[str, Any], ColumnElement]) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of `filter_values`: `arg(name, type)` stands for the value of `name`."""
+def search_text(filters: ClaimFilters) -> str | None:
+    """What to search for: the typed words, or None when nothing but blanks was typed."""
+    return filters.q.strip() if filters.q and filters.q.strip() else None
+
+
+def claim_conditions(filters: ClaimFilters, tz: ZoneInfo, claim: Any = Claim) -> list[ColumnElement[bool]]:
+    """The filters as WHERE conditions on the claim (the claims list, the export, every report);
+    `claim`: the Claim entity, or the columns of a subquery or CTE over it (`subquery.c`)."""
     conditions: list[ColumnElement[bool]] = []
-    if "status" in values:
-        conditions.append(Claim.status == func.any(arg("status", _TEXT_LIST)))
-    if "result" in values:
-        conditions.append(Claim.result == func.any(arg("result", _TEXT_LIST)))
+    if filters.status:
+        conditions.append(claim.status == func.any(literal(list(filters.status), _TEXT_LIST)))
+    if filters.result:
+        conditions.append(claim.result == func.any(literal(list(filters.result), _TEXT_LIST)))
     for field in _ID_FIELDS:
-        if field in values:
-            conditions.append(getattr(Claim, field) == arg(field, BigInteger()))
-    if "channel" in values:
-        conditions.append(Claim.channel == arg("channel", String()))
-    if "registered_from" in values:
-        conditions.append(Claim.registered_at >= arg("registered_from", DateTime(timezone=True)))
-    if "registered_before" in values:
-        conditions.append(Claim.registered_at < arg("registered_before", DateTime(timezone=True)))
-    for name, wanted in (("overdue_at", True), ("not_overdue_at", False)):
-        if name in values:
-            late = and_(_OPEN, Claim.due_at < arg(name, DateTime(timezone=True)))
-            conditions.append(late if wanted else ~late)
-    if "unassigned" in values:
-        conditions.append(Claim.responsible_id.is_(None))
-    if "assigned" in values:
-        conditions.append(Claim.responsible_id.is_not(None))
-    if "q" in values:
-        query = search_query(arg("q", String()))
+        value = getattr(filters, field)
+        if value is not None:
+            conditions.append(getattr(claim, field) == literal(value, BigInteger()))
+    if filters.channel:
+        conditions.append(claim.channel == literal(filters.channel, String()))
+    moment = DateTime(timezone=True)
+    if filters.registered_from:
+        conditions.append(claim.registered_at >= literal(start_of_local_day(filters.registered_from, tz), moment))
+    if filters.registered_to:
+        before = start_of_local_day(filters.registered_to + timedelta(days=1), tz)
+        conditions.append(claim.registered_at < literal(before, moment))
+    if filters.overdue is not None:
+        late = and_(claim.status.in_(_OPEN_STATUSES), claim.due_at < literal(utcnow(), moment))
+        conditions.append(late if filters.overdue else ~late)
+    if filters.unassigned is not None:
+        conditions.append(claim.responsible_id.is_(None) if filters.unassigned else claim.responsible_id.is_not(None))
+    q = search_text(filters)
+    if q is not None:
+        query = search_query(literal(q, String()))
         # Two GIN-indexed look-ups joined by a BitmapOr: the claim's own vector, and the claims whose
         # interactions match (their ids computed once: ARRAY(...) is an init plan, probed through the
         # primary key). The interactions' words are not copied onto the claim: that would update
@@ -112,14 +88,8 @@ def conditions_for(values: dict[str, Any], arg: Callable[[str, Any], ColumnEleme
         )
         conditions.append(
             or_(
-                Claim.search_vector.op("@@")(query),
-                Claim.id == func.any(func.array(in_interactions.scalar_subquery())),
+                claim.search_vector.op("@@")(query),
+                claim.id == func.any(func.array(in_interactions.scalar_subquery())),
             )
         )
     return conditions
-
-
-def claim_conditions(filters: ClaimFilters, tz: ZoneInfo) -> list[ColumnElement[bool]]:
-    """The filters as WHERE conditions with their values inline (reports, export)."""
-    values = filter_values(filters, tz)
-    return conditions_for(values, lambda name, type_: literal(values[name], type_))

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from shared.db import DatabaseConfig, connect
+
 log = logging.getLogger("claimdesk.delivery")
 
 RETRY_SECONDS = 2.0
@@ -29,9 +31,9 @@ def lock_key(bot_id: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def sending_turn(dsn: str, bot_id: int, stop: asyncio.Event) -> AsyncIterator[bool]:
+async def sending_turn(database: DatabaseConfig, bot_id: int, stop: asyncio.Event) -> AsyncIterator[bool]:
     """Wait for this bot's sending lock; yields True while held, False when stopped first."""
-    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    conn: asyncpg.Connection = await connect(database)
     try:
         announced = False
         while not stop.is_set():

@@ -1,5 +1,6 @@
-"""The claims list's fast paths: its JSON is ClaimList's, its search follows interactions however they
-are written (ORM or set-based SQL; moved, edited, deleted), and the overdue total is exact."""
+"""The claims list: its JSON is ClaimList's, its search follows interactions however they are written
+(ORM or set-based SQL; moved, edited, deleted), its totals are exact up to 10,000 and capped beyond,
+counted with every page."""
 
 from __future__ import annotations
 
@@ -36,10 +37,20 @@ async def test_list_json_is_the_models_json(api: Api) -> None:
     items = [
         ClaimSummary.model_validate({**row, "overdue": _overdue(row["status"], row["due_at"])}) for row in page.items
     ]
-    expected = ClaimList(items=items, total=page.total, next_cursor=page.next_cursor).model_dump_json()
+    expected = ClaimList(
+        items=items, total=page.total, total_exact=page.total_exact, next_cursor=page.next_cursor
+    ).model_dump_json()
     assert json.loads(raw) == json.loads(expected)
     second = await api.json("GET", "/api/v1/claims?limit=1&sort=due_at")
     assert second["items"][0]["due_at"] == "2026-01-02T03:04:05.678901Z" and second["total"] == 2
+    assert second["total_exact"] is True
+    # The OpenAPI document describes the page as the API writes it.
+    schema = (await api.json("GET", "/api/openapi.json", as_=None))["components"]["schemas"]["ClaimList"]
+    assert {"items", "total", "total_exact", "next_cursor"} <= set(schema["properties"])
+    assert (
+        schema["properties"]["total_exact"]["type"] == "boolean"
+        and "10,000" in schema["properties"]["total"]["description"]
+    )
 
 
 async def test_search_follows_interactions_added_moved_edited_deleted(api: Api) -> None:
@@ -169,3 +180,65 @@ async def test_search_with_filters_pages_claims_matched_by_interactions(api: Api
                 if cursor is None:
                     break
             assert got == [c.id for c in orders[sort]], (query, sort)
+
+
+# Claims inserted set-based (as an import writes them), all of one reason: 10,000 by Telegram (two of
+# them in progress, the rest new) and three new ones by phone.
+MANY_CLAIMS = [
+    "INSERT INTO customer (name, phone, language) VALUES ('Много', '+79000000001', 'ru')",
+    "INSERT INTO reason (name) VALUES ('Опоздание')",
+    """INSERT INTO claim (number, customer_id, channel, subject, description, currency, priority, status,
+                          reason_id, registered_at, due_at, updated_at, version)
+       SELECT 'M-' || i, (SELECT max(id) FROM customer), CASE WHEN i > 10000 THEN 'phone' ELSE 'telegram' END,
+              'Курьер опоздал', 'Курьер опоздал, заказ ' || i, 'RUB', 'normal',
+              CASE WHEN i IN (1, 2) THEN 'in_progress' ELSE 'new' END,
+              (SELECT max(id) FROM reason), now() - i * interval '1 minute', now() + interval '5 days', now(), 1
+       FROM generate_series(1, 10003) i""",
+    "ANALYZE claim",
+]
+
+
+async def test_totals_are_exact_up_to_10000_and_capped_beyond(api: Api) -> None:
+    async with api.sessions() as session:
+        for statement in MANY_CLAIMS:
+            await session.execute(text(statement))
+        await session.commit()
+    everything = await api.json("GET", "/api/v1/claims?limit=3")
+    assert (everything["total"], everything["total_exact"], len(everything["items"])) == (10_000, False, 3)
+    # The next pages say the same (each page counts again).
+    second = await api.json("GET", f"/api/v1/claims?limit=3&cursor={everything['next_cursor']}")
+    assert (second["total"], second["total_exact"]) == (10_000, False)
+    assert [x["id"] for x in second["items"]] != [x["id"] for x in everything["items"]]
+    for query, total, exact in (
+        ("status=new&channel=telegram", 9_998, True),  # below the cap: exact
+        ("status=new", 10_000, False),  # 10,001: one more than is counted
+        ("channel=telegram", 10_000, True),  # exactly 10,000 is still exact
+        ("status=new,in_progress", 10_000, False),
+        ("status=in_progress", 2, True),
+        ("q=опоздал", 10_000, False),  # a search counts the same way
+        ("q=опоздал&channel=phone", 3, True),
+    ):
+        page = await api.json("GET", f"/api/v1/claims?{query}&limit=2")
+        assert (page["total"], page["total_exact"]) == (total, exact), query
+    async with api.sessions() as session:
+        reason = await session.scalar(text("SELECT max(id) FROM reason"))
+    by_reason = await api.json("GET", f"/api/v1/claims?reason_id={reason}&sort=registered_at&limit=2")
+    assert (by_reason["total"], by_reason["total_exact"]) == (10_000, False)
+
+
+async def test_each_page_counts_again_even_an_empty_one(api: Api) -> None:
+    async with api.sessions() as session:
+        claims = [await make_claim(session, description=f"Фен не греет {n}") for n in range(3)]
+        await session.commit()
+    first = await api.json("GET", "/api/v1/claims?limit=2&sort=id")
+    assert first["total"] == 3 and [x["id"] for x in first["items"]] == [claims[0].id, claims[1].id]
+    async with api.sessions() as session:  # the claim after the cursor goes, another one comes before it
+        await session.execute(delete(Interaction).where(Interaction.claim_id == claims[2].id))
+        await session.execute(text("DELETE FROM claim_event WHERE claim_id = :id"), {"id": claims[2].id})
+        await session.execute(text("DELETE FROM claim WHERE id = :id"), {"id": claims[2].id})
+        await session.execute(text("UPDATE claim SET status = 'in_progress' WHERE id = :id"), {"id": claims[0].id})
+        await session.commit()
+    rest = await api.json("GET", f"/api/v1/claims?limit=2&sort=id&cursor={first['next_cursor']}")
+    assert (rest["items"], rest["total"], rest["total_exact"], rest["next_cursor"]) == ([], 2, True, None)
+    new_only = await api.json("GET", f"/api/v1/claims?status=new&limit=1&sort=id&cursor={first['next_cursor']}")
+    assert (new_only["items"], new_only["total"]) == ([], 1)

@@ -17,7 +17,7 @@ from bot.sandbox import BotApiEmulator
 from shared.actors import Actor
 from shared.claims.models import Claim
 from shared.customers.models import Customer
-from shared.db import asyncpg_dsn
+from shared.db import DatabaseConfig
 from shared.interactions.service import AttachmentIn, reply_to_customer
 from tests.factories import make_claim, make_customer, make_staff
 
@@ -67,7 +67,7 @@ async def running_worker(
 ) -> AsyncIterator[DeliveryWorker]:
     bot = make_bot(emu.token, emu.base_url, timeout=timeout)
     worker = DeliveryWorker(
-        sessions, bot=bot, listen_dsn=asyncpg_dsn(database_url) if listen else None, config=fast_config(**config)
+        sessions, bot=bot, listen=DatabaseConfig(database_url) if listen else None, config=fast_config(**config)
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

@@ -76,3 +76,49 @@ def _count(caplog, words: str) -> int:
 
 async def _all_sent(db, n: int) -> bool:
     return (await _statuses(db)).get("sent", 0) == n
+
+
+async def test_the_workers_own_connections_come_from_the_desks_settings(db, database_url, emu: BotApiEmulator) -> None:
+    """The sending lock's connection and the LISTEN connection are opened like the engine's: from
+    DATABASE_URL with its query (an application_name; `ssl=disable`, SQLAlchemy's spelling that a
+    bare asyncpg connection would send to the server as a setting and be refused)."""
+    from sqlalchemy.engine import make_url
+
+    from shared.runtime import open_database
+    from shared.settings import Settings
+
+    tag = "claimdesk-worker-config-test"
+    url = (
+        make_url(database_url)
+        .update_query_dict({"application_name": tag, "ssl": "disable"})
+        .render_as_string(hide_password=False)
+    )
+    settings = Settings(DATABASE_URL=url)
+    stop = asyncio.Event()
+
+    async def backends() -> dict[str, set[str]] | None:
+        async with db() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT a.application_name, CASE WHEN a.query LIKE 'LISTEN%' THEN 'listen' ELSE 'lock' END"
+                        " FROM pg_stat_activity a WHERE a.datname = current_database() AND (a.query LIKE 'LISTEN%'"
+                        " OR a.pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted))"
+                    )
+                )
+            ).all()
+        found: dict[str, set[str]] = {}
+        for name, role in rows:
+            found.setdefault(role, set()).add(name)
+        return found if set(found) == {"listen", "lock"} else None
+
+    async with open_database(settings) as database:
+        task = asyncio.create_task(
+            run_worker(settings, database, stop, token=TOKEN, api_base=emu.base_url, sweep=False, config=fast_config())
+        )
+        try:
+            found = await wait_until(backends, timeout=30)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+    assert found == {"listen": {tag}, "lock": {tag}}

@@ -1,5 +1,6 @@
 """The hours stored on the claim (first_response_hours, resolution_hours) and the response-times
-query built on them: the same figures as the single ROLLUP over date_part(...) it replaced."""
+query built on them: PostgreSQL's own percentile_cont figures, per group and in total, to the last
+bit, and the same report as the single ROLLUP over date_part(...) it replaced."""
 
 from __future__ import annotations
 
@@ -9,16 +10,25 @@ import pytest
 from sqlalchemy import Float, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, array
 
+from shared.claims.filters import ClaimFilters
 from shared.claims.models import Claim
 from shared.claims.workflow import OPEN_STATUSES
 from shared.clock import utcnow
-from shared.reports.common import GROUPS, REPORT_PLAN_CACHE_MODE, REPORT_WORK_MEM, range_conditions, rollup_rows
+from shared.reports.common import (
+    GROUPS,
+    REPORT_PLAN_CACHE_MODE,
+    REPORT_WORK_MEM,
+    filter_conditions,
+    range_conditions,
+    rollup_rows,
+)
 from shared.reports.response_times import (
     ResponseTimes,
     ResponseTimesDepartmentRow,
     ResponseTimesParams,
     ResponseTimesResponsibleRow,
     _times,
+    response_times_query,
     response_times_report,
 )
 from shared.settings import get_settings
@@ -154,3 +164,42 @@ async def test_same_figures_as_the_single_rollup_over_date_part(db, by: str) -> 
     assert total.claims > 1000 and total.responded < total.claims and len(rows) > 3
     assert body["rows"] == [r.model_dump(mode="json") for r in rows]
     assert body["total"] == total.model_dump(mode="json")
+
+
+@pytest.mark.parametrize(
+    "by, filters",
+    [
+        ("department", None),
+        ("responsible", None),
+        ("department", ClaimFilters(status=("resolved", "closed"))),
+        ("responsible", ClaimFilters(unassigned=False, overdue=False)),
+    ],
+)
+async def test_percentiles_are_postgresqls_own_per_group_and_in_total(db, by: str, filters) -> None:
+    """Each group's and the total's [median, p90] are exactly what percentile_cont gives when
+    PostgreSQL is asked for that group (or all claims of the range) alone."""
+    params = ResponseTimesParams(**Q1, by=by)
+    gid = GROUPS[by][0]
+    quantiles = array([literal(0.5), literal(0.9)])
+    async with db() as session:
+        for statement in RANDOM_CLAIMS:
+            await session.execute(text(statement))
+        await session.commit()
+        rows = (await session.execute(response_times_query(params, filters, MOSCOW))).all()
+        where = [
+            *range_conditions(Claim.registered_at, params.date_from, params.date_to, MOSCOW),
+            *filter_conditions(filters, MOSCOW),
+        ]
+        assert sum(1 for row in rows if row[1] == 1) == 1 and len(rows) > 3
+        for row in rows:
+            group = [] if row[1] == 1 else [gid.is_(None) if row[0] is None else gid == row[0]]
+            expected = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.percentile_cont(quantiles).within_group(Claim.first_response_hours).cast(ARRAY(Float)),
+                        func.percentile_cont(quantiles).within_group(Claim.resolution_hours).cast(ARRAY(Float)),
+                    ).where(*where, *group)
+                )
+            ).one()
+            assert (row[2], row[4], row[7]) == tuple(expected), row
