@@ -3,6 +3,8 @@
 Request path through the middlewares (outermost first):
   errors   every failure becomes problem+json (a concurrent change of a versioned row, StaleDataError,
            is 412 like a stale If-Match); request metrics are recorded here;
+  cross-site  an unsafe API request a browser could send with the staff member's cookie (or to the
+           sign-in route) must come from the back-office's own pages (backoffice/cross_site.py);
   database API routes get one session (one transaction): the caller is signed in and the route's
            role checked before the view runs; the view calls the services; the middleware
            commits once after a successful view and rolls back otherwise (services never commit).
@@ -27,6 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from backoffice.api import ApiRoute, all_routes
 from backoffice.api.http import CTX, RequestContext
 from backoffice.auth import LoginThrottle, authenticate
+from backoffice.cross_site import check_same_origin
 from backoffice.files import http_client
 from backoffice.keys import (
     autocommit_key,
@@ -169,6 +172,14 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
+async def cross_site_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    route = request.get(ROUTE)
+    if isinstance(route, ApiRoute):
+        check_same_origin(request, route, request.app[settings_key])
+    return await handler(request)
+
+
+@web.middleware
 async def database_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
     route = request.get(ROUTE)
     assert route is None or isinstance(route, ApiRoute)
@@ -196,7 +207,9 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
 
 
 def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
-    app = web.Application(client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware])
+    app = web.Application(
+        client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, cross_site_middleware, database_middleware]
+    )
     app[settings_key] = settings
     app[db_key] = db
     app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -126,6 +126,7 @@ routes = [
         status=201,
         errors=(400, 413, 415, 422),
         tags=TAGS,
+        request_types=("multipart/form-data",),
     ),
     ApiRoute(
         "GET",
