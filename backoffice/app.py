@@ -10,16 +10,20 @@ Request path through the middlewares (outermost first):
            commits once after a successful view and rolls back otherwise (services never commit).
            A read-only route (ApiRoute.read_only: one SELECT, the claims list) gets a session
            without a transaction: sign-in and the SELECT are its only round trips.
+           No connection to be had, or one lost on the way: 503 with Retry-After, logged once per
+           outage (backoffice/outage.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
 import time
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import text
@@ -36,12 +40,21 @@ from backoffice.keys import (
     db_key,
     metrics_key,
     openapi_key,
+    outage_key,
     registry_key,
     routes_key,
     settings_key,
     throttle_key,
 )
 from backoffice.openapi import build_openapi
+from backoffice.outage import (
+    CONNECT_ERRORS,
+    RETRY_AFTER_SECONDS,
+    DatabaseUnavailable,
+    OutageLog,
+    is_outage,
+    unavailable,
+)
 from backoffice.problems import (
     ApiProblem,
     from_domain_error,
@@ -85,13 +98,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """The database answers."""
+    """The database answers (within a few seconds: a probe must not hang on an unreachable host)."""
     db = request.app[db_key]
     try:
-        async with db.engine.connect() as conn:
+        async with asyncio.timeout(RETRY_AFTER_SECONDS), db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the reason goes to the body
-        return web.json_response({"status": "unavailable", "detail": type(exc).__name__}, status=503)
+        request.app[outage_key].failed(exc)
+        return web.json_response(
+            {"status": "unavailable", "detail": type(exc).__name__},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    request.app[outage_key].recovered()
     return web.json_response({"status": "ok"})
 
 
@@ -122,6 +141,21 @@ def _route_of(request: web.Request) -> ApiRoute | None:
     return request.app[routes_key].get((request.method, resource.canonical))
 
 
+def database_problem(request: web.Request, exc: Exception) -> ApiProblem:
+    """A database failure as a problem: the database unreachable is 503 (logged once per outage);
+    a value it refuses (SQLSTATE class 22: out of range, NUL, bad encoding; asyncpg reports a
+    parameter it cannot encode the same way) is 422; anything else is a 500 with its traceback.
+    asyncpg's own exceptions come unwrapped from the statements run on its connection."""
+    if is_outage(exc):
+        request.app[outage_key].failed(exc)
+        return unavailable()
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if str(getattr(orig, "sqlstate", "") or "").startswith("22"):
+        return ApiProblem(422, "invalid", "api.problem.invalid_data")
+    log.exception("database error on %s %s", request.method, request.path)
+    return ApiProblem(500, "internal", "api.problem.internal")
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
@@ -140,7 +174,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        problem = from_http_exception(exc)
+        problem = from_http_exception(exc, body_limit=request.client_max_size)
     except StaleDataError:
         # A versioned row (Claim.version) was changed by a concurrent request between our read and
         # our flush, e.g. a reply setting first_response_at while a PATCH saved the claim: the same
@@ -149,12 +183,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except IntegrityError:
         # A race the service's checks could not see (two creators of one name at once).
         problem = ApiProblem(409, "conflict", "api.problem.conflict_race")
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", "") and str(exc.orig.sqlstate).startswith("22"):  # type: ignore[union-attr]
-            problem = ApiProblem(422, "invalid", "api.problem.invalid_data")
-        else:
-            log.exception("database error on %s %s", request.method, request.path)
-            problem = ApiProblem(500, "internal", "api.problem.internal")
+    except (DBAPIError, DatabaseUnavailable, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        problem = database_problem(request, exc)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         problem = ApiProblem(500, "internal", "api.problem.internal")
@@ -194,11 +224,16 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
         )
         request[CTX] = context
         try:
+            try:
+                await session.connection()
+            except CONNECT_ERRORS as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
             await authenticate(request, context, route)
             response = await handler(request)
         except BaseException:
             await session.rollback()
             raise
+        app[outage_key].recovered()
         if response.status < 400:
             await session.commit()
         else:
@@ -214,6 +249,7 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app[db_key] = db
     app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     app[throttle_key] = throttle or LoginThrottle.for_settings(settings)
+    app[outage_key] = OutageLog()
     registry = CollectorRegistry()
     app[registry_key] = registry
     app[metrics_key] = (

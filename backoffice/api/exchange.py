@@ -50,9 +50,12 @@ async def _file_of(request: web.Request) -> bytes:
         reader = await request.multipart()
         async for part in reader:
             if getattr(part, "name", None) == "file":
-                data = await part.read()  # type: ignore[union-attr]
-                if len(data) > MAX_FILE:
-                    raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
+                # Read by chunks up to the limit: `part.read()` would buffer a part of any size.
+                data = bytearray()
+                while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                    data.extend(chunk)
+                    if len(data) > MAX_FILE:
+                        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
                 return bytes(data)
     except (ValueError, AssertionError, LookupError, HttpProcessingError):
         # aiohttp's multipart reader refuses a missing boundary or a malformed part this way, and a

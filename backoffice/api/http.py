@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -85,18 +84,30 @@ def ctx(request: web.Request) -> RequestContext:
     return request[CTX]
 
 
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The request body, reading no more than `limit` bytes (and one chunk) before refusing it with
+    413: a body sent without Content-Length (chunked) must not be buffered whole first."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=limit)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise ApiProblem(413, "too_large", "api.problem.too_large", limit=limit)
+    return bytes(body)
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
-    raw = await request.read()
-    if len(raw) > MAX_JSON_BODY:
-        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
+    raw = await read_limited(request, MAX_JSON_BODY)
     if not raw.strip():
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            # orjson, not json: it refuses what PostgreSQL could not store or Python could not
+            # handle (lone surrogates, NaN, nesting deeper than 1024, where json.loads raised a
+            # RecursionError at 1,000 levels) as a plain decode error.
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise ApiProblem(400, "bad_request", "api.problem.bad_request") from None
     if not isinstance(data, dict):
         raise ApiProblem(400, "bad_request", "api.problem.not_an_object")
