@@ -13,7 +13,7 @@ from backoffice.auth import SESSION_COOKIE, client_address
 from backoffice.keys import throttle_key
 from backoffice.problems import ApiProblem
 from shared.enums import Role
-from shared.staff.accounts import SESSION_TTL, close_session, open_session
+from shared.staff.accounts import SESSION_TTL, close_session, open_session, signed_in_from
 from shared.staff.service import authenticate
 
 
@@ -45,13 +45,19 @@ async def login(request: web.Request) -> web.Response:
     throttle = request.app[throttle_key]
     address = client_address(request)
     key = body.login.strip().lower()
-    wait = await throttle.charge(key, address)
-    if wait is not None:
+    known = await signed_in_from(c.session, login=key, address=address)
+    attempt = await throttle.charge(key, address, known=known)
+    if attempt.wait is not None:
+        wait = attempt.wait
         raise ApiProblem(429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait)
-    user = await authenticate(c.session, login=body.login, password=body.password)
+    try:
+        user = await authenticate(c.session, login=body.login, password=body.password)
+    except BaseException:
+        await throttle.refund(attempt)  # the database failed, not the password
+        raise
     if user is None:
-        raise ApiProblem(401, "login_failed", "api.problem.login_failed")
-    await throttle.succeeded(key)  # clears the login's window; the address keeps this attempt
+        raise ApiProblem(401, "login_failed", "api.problem.login_failed")  # the failure stays counted
+    await throttle.succeeded(attempt)
     session_id, row = await open_session(
         c.session, user=user, remote_addr=address, replaces=request.cookies.get(SESSION_COOKIE)
     )
