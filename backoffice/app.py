@@ -12,6 +12,8 @@ Request path through the middlewares (outermost first):
            without a transaction: sign-in and the SELECT are its only round trips.
            No connection to be had, or one lost on the way: 503 with Retry-After, logged once per
            outage (backoffice/outage.py).
+Every answer gets its security headers (nosniff, Referrer-Policy; a CSP on HTML pages) as it is
+prepared: backoffice/security_headers.py.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from backoffice.problems import (
     from_http_exception,
     render,
 )
+from backoffice.security_headers import add_security_headers
 from shared.errors import DomainError
 from shared.i18n import get_translator, normalize_language
 from shared.runtime import Database
@@ -123,14 +126,18 @@ DOCS_PAGE = """<!doctype html>
 <link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/api/docs/static/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui", withCredentials: true});
-</script></body></html>
+<script src="/api/docs/init.js"></script>
+</body></html>
 """
+DOCS_INIT = Path(__file__).with_name("swagger_init.js")
 
 
 async def docs(request: web.Request) -> web.Response:
     return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+async def docs_init(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(DOCS_INIT, headers={"Content-Type": "text/javascript"})
 
 
 def _route_of(request: web.Request) -> ApiRoute | None:
@@ -266,6 +273,7 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs)
+    app.router.add_get("/api/docs/init.js", docs_init)
     app.router.add_static("/api/docs/static", swagger_ui_dir())
 
     routes = all_routes()
@@ -277,4 +285,5 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
     app.cleanup_ctx.append(http_client)
+    app.on_response_prepare.append(add_security_headers)
     return app
