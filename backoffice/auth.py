@@ -11,13 +11,16 @@ from aiohttp import web
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.api import ApiRoute
 from backoffice.api.http import RequestContext
 from backoffice.problems import ApiProblem
 from shared.ratelimit import redis_limits_storage
 from shared.settings import Settings
-from shared.staff.accounts import user_for_api_token, user_for_session
+from shared.staff.accounts import signed_in_from, user_for_api_token, user_for_session
+from shared.staff.models import StaffUser
+from shared.staff.service import authenticate as check_password
 
 SESSION_COOKIE = "claimdesk_session"
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="claimdesk"'}
@@ -104,6 +107,33 @@ class LoginThrottle:
         await self.refund(attempt)
         for item in self.per_login_address:
             await self.limiter.clear(item, "pair", attempt.login, attempt.address)
+
+
+@dataclass
+class SignIn:
+    """The outcome of a sign-in attempt: the user, or None for a wrong login or password; `wait`
+    (seconds) when the throttle refused the attempt before anything was checked."""
+
+    user: StaffUser | None
+    wait: int | None = None
+
+
+async def sign_in(session: AsyncSession, throttle: LoginThrottle, *, login: str, password: str, address: str) -> SignIn:
+    """Check a login and password under the throttle: the one way to sign in (the API's route,
+    and any sign-in form, call this and only render its outcome)."""
+    key = login.strip().lower()
+    known = await signed_in_from(session, login=key, address=address)
+    attempt = await throttle.charge(key, address, known=known)
+    if attempt.wait is not None:
+        return SignIn(None, attempt.wait)
+    try:
+        user = await check_password(session, login=login, password=password)
+    except BaseException:
+        await throttle.refund(attempt)  # the database failed, not the password
+        raise
+    if user is not None:
+        await throttle.succeeded(attempt)
+    return SignIn(user)  # a failure stays counted
 
 
 def client_address(request: web.Request) -> str:

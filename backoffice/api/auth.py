@@ -9,12 +9,11 @@ from pydantic import Field
 
 from backoffice.api import ApiRoute
 from backoffice.api.http import Body, Out, Text, ctx, read_body, reply
-from backoffice.auth import SESSION_COOKIE, client_address
+from backoffice.auth import SESSION_COOKIE, client_address, sign_in
 from backoffice.keys import throttle_key
 from backoffice.problems import ApiProblem
 from shared.enums import Role
-from shared.staff.accounts import SESSION_TTL, close_session, open_session, signed_in_from
-from shared.staff.service import authenticate
+from shared.staff.accounts import SESSION_TTL, close_session, open_session
 
 
 class LoginIn(Body):
@@ -42,22 +41,16 @@ async def login(request: web.Request) -> web.Response:
     """Sign in with a login and password; sets an HttpOnly, SameSite=Lax session cookie."""
     c = ctx(request)
     body = await read_body(request, LoginIn)
-    throttle = request.app[throttle_key]
     address = client_address(request)
-    key = body.login.strip().lower()
-    known = await signed_in_from(c.session, login=key, address=address)
-    attempt = await throttle.charge(key, address, known=known)
-    if attempt.wait is not None:
-        wait = attempt.wait
+    outcome = await sign_in(
+        c.session, request.app[throttle_key], login=body.login, password=body.password, address=address
+    )
+    if outcome.wait is not None:
+        wait = outcome.wait
         raise ApiProblem(429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait)
-    try:
-        user = await authenticate(c.session, login=body.login, password=body.password)
-    except BaseException:
-        await throttle.refund(attempt)  # the database failed, not the password
-        raise
+    user = outcome.user
     if user is None:
-        raise ApiProblem(401, "login_failed", "api.problem.login_failed")  # the failure stays counted
-    await throttle.succeeded(attempt)
+        raise ApiProblem(401, "login_failed", "api.problem.login_failed")
     session_id, row = await open_session(
         c.session, user=user, remote_addr=address, replaces=request.cookies.get(SESSION_COOKIE)
     )
