@@ -237,7 +237,13 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
                 raise DatabaseUnavailable(str(exc)) from exc
             await authenticate(request, context, route)
             response = await handler(request)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, asyncpg.PostgresError):
+                # Raised by asyncpg itself (the statements run on its connection, the claims list):
+                # a parameter it could not encode fails after the statement was parsed, leaving the
+                # server waiting for the rest of the exchange with the tables locked (a TRUNCATE or
+                # a migration then waits forever). That connection is dropped, not reused.
+                await (await session.connection()).invalidate()
             await session.rollback()
             raise
         app[outage_key].recovered()
