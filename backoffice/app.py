@@ -3,23 +3,31 @@
 Request path through the middlewares (outermost first):
   errors   every failure becomes problem+json (a concurrent change of a versioned row, StaleDataError,
            is 412 like a stale If-Match); request metrics are recorded here;
+  cross-site  an unsafe API request a browser could send with the staff member's cookie (or to the
+           sign-in route) must come from the back-office's own pages (backoffice/cross_site.py);
   database API routes get one session (one transaction): the caller is signed in and the route's
            role checked before the view runs; the view calls the services; the middleware
            commits once after a successful view and rolls back otherwise (services never commit).
            A read-only route (ApiRoute.read_only: one SELECT, the claims list) gets a session
            without a transaction: sign-in and the SELECT are its only round trips.
+           No connection to be had, or one lost on the way: 503 with Retry-After, logged once per
+           outage (backoffice/outage.py).
   web      the staff pages' routes (backoffice/web/middleware.py): their own session, sign-in from the
            cookie, role and CSRF checks, and refusals rendered as pages instead of problem+json.
+Every answer gets its security headers (nosniff, Referrer-Policy; a CSP on HTML pages) as it is
+prepared: backoffice/security_headers.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import logging
 import time
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import text
@@ -27,26 +35,37 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.api import ApiRoute, all_routes
-from backoffice.api.http import CTX, RequestContext
 from backoffice.auth import LoginThrottle, authenticate
+from backoffice.context import CTX, RequestContext
+from backoffice.cross_site import check_same_origin
 from backoffice.files import http_client
 from backoffice.keys import (
     autocommit_key,
     db_key,
     metrics_key,
     openapi_key,
+    outage_key,
     registry_key,
     routes_key,
     settings_key,
     throttle_key,
 )
 from backoffice.openapi import build_openapi
+from backoffice.outage import (
+    CONNECT_ERRORS,
+    RETRY_AFTER_SECONDS,
+    DatabaseUnavailable,
+    OutageLog,
+    is_outage,
+    unavailable,
+)
 from backoffice.problems import (
     ApiProblem,
     from_domain_error,
     from_http_exception,
     render,
 )
+from backoffice.security_headers import add_security_headers
 from backoffice.web import setup_web, web_middleware
 from shared.errors import DomainError
 from shared.i18n import get_translator, normalize_language
@@ -85,13 +104,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """The database answers."""
+    """The database answers (within a few seconds: a probe must not hang on an unreachable host)."""
     db = request.app[db_key]
     try:
-        async with db.engine.connect() as conn:
+        async with asyncio.timeout(RETRY_AFTER_SECONDS), db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the reason goes to the body
-        return web.json_response({"status": "unavailable", "detail": type(exc).__name__}, status=503)
+        request.app[outage_key].failed(exc)
+        return web.json_response(
+            {"status": "unavailable", "detail": type(exc).__name__},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    request.app[outage_key].recovered()
     return web.json_response({"status": "ok"})
 
 
@@ -104,14 +129,18 @@ DOCS_PAGE = """<!doctype html>
 <link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/api/docs/static/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui", withCredentials: true});
-</script></body></html>
+<script src="/api/docs/init.js"></script>
+</body></html>
 """
+DOCS_INIT = Path(__file__).with_name("swagger_init.js")
 
 
 async def docs(request: web.Request) -> web.Response:
     return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+async def docs_init(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(DOCS_INIT, headers={"Content-Type": "text/javascript"})
 
 
 def _route_of(request: web.Request) -> ApiRoute | None:
@@ -120,6 +149,27 @@ def _route_of(request: web.Request) -> ApiRoute | None:
     if resource is None:
         return None
     return request.app[routes_key].get((request.method, resource.canonical))
+
+
+def database_problem(request: web.Request, exc: Exception) -> ApiProblem:
+    """A database failure as a problem: the database unreachable is 503 (logged once per outage);
+    a value it refuses (SQLSTATE class 22: out of range, NUL, bad encoding; asyncpg reports a
+    parameter it cannot encode the same way) is 422; anything else is a 500 with its traceback.
+    asyncpg's own exceptions come unwrapped from the statements run on its connection."""
+    if is_outage(exc):
+        request.app[outage_key].failed(exc)
+        return unavailable()
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if str(getattr(orig, "sqlstate", "") or "").startswith("22"):
+        return ApiProblem(422, "invalid", "api.problem.invalid_data")
+    log.exception("database error on %s %s", request.method, request.path)
+    return ApiProblem(500, "internal", "api.problem.internal")
+
+
+def _driver_refused(exc: BaseException) -> bool:
+    """asyncpg refused a value on the client side (raised by it directly, or wrapped by SQLAlchemy)."""
+    cause = exc.orig.__cause__ if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return isinstance(cause, asyncpg.PostgresError | asyncpg.DataError)
 
 
 @web.middleware
@@ -140,7 +190,7 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        problem = from_http_exception(exc)
+        problem = from_http_exception(exc, body_limit=request.client_max_size)
     except StaleDataError:
         # A versioned row (Claim.version) was changed by a concurrent request between our read and
         # our flush, e.g. a reply setting first_response_at while a PATCH saved the claim: the same
@@ -149,12 +199,8 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
     except IntegrityError:
         # A race the service's checks could not see (two creators of one name at once).
         problem = ApiProblem(409, "conflict", "api.problem.conflict_race")
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", "") and str(exc.orig.sqlstate).startswith("22"):  # type: ignore[union-attr]
-            problem = ApiProblem(422, "invalid", "api.problem.invalid_data")
-        else:
-            log.exception("database error on %s %s", request.method, request.path)
-            problem = ApiProblem(500, "internal", "api.problem.internal")
+    except (DBAPIError, DatabaseUnavailable, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        problem = database_problem(request, exc)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         problem = ApiProblem(500, "internal", "api.problem.internal")
@@ -172,6 +218,14 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
+async def cross_site_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+    route = request.get(ROUTE)
+    if isinstance(route, ApiRoute):
+        check_same_origin(request, route, request.app[settings_key])
+    return await handler(request)
+
+
+@web.middleware
 async def database_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
     route = request.get(ROUTE)
     assert route is None or isinstance(route, ApiRoute)
@@ -186,11 +240,21 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
         )
         request[CTX] = context
         try:
-            await authenticate(request, context, route)
+            try:
+                await session.connection()
+            except CONNECT_ERRORS as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+            await authenticate(request, context, route.role)
             response = await handler(request)
-        except BaseException:
+        except BaseException as exc:
+            if _driver_refused(exc):
+                # A parameter asyncpg could not encode fails after the statement was parsed, and
+                # can leave the server waiting for the rest of the exchange with the tables locked
+                # (a TRUNCATE or a migration then waits forever): that connection is dropped.
+                await (await session.connection()).invalidate()
             await session.rollback()
             raise
+        app[outage_key].recovered()
         if response.status < 400:
             await session.commit()
         else:
@@ -200,12 +264,14 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
 
 def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
     app = web.Application(
-        client_max_size=20 * 1024 * 1024, middlewares=[errors_middleware, database_middleware, web_middleware]
+        client_max_size=20 * 1024 * 1024,
+        middlewares=[errors_middleware, cross_site_middleware, database_middleware, web_middleware],
     )
     app[settings_key] = settings
     app[db_key] = db
     app[autocommit_key] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     app[throttle_key] = throttle or LoginThrottle.for_settings(settings)
+    app[outage_key] = OutageLog()
     registry = CollectorRegistry()
     app[registry_key] = registry
     app[metrics_key] = (
@@ -222,6 +288,7 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs)
+    app.router.add_get("/api/docs/init.js", docs_init)
     app.router.add_static("/api/docs/static", swagger_ui_dir())
 
     routes = all_routes()
@@ -233,5 +300,6 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     document = build_openapi(routes, title="claimdesk back-office API", version=API_VERSION)
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
     app.cleanup_ctx.append(http_client)
+    app.on_response_prepare.append(add_security_headers)
     setup_web(app)
     return app

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from backoffice.auth import LoginThrottle
+from backoffice.outage import OutageLog
 from shared.runtime import Database
 from shared.settings import Settings
 
@@ -19,3 +20,5 @@ metrics_key = web.AppKey("metrics", tuple)
 files_key = web.AppKey("files", object)
 # The engine in autocommit: the sessions of read-only routes (ApiRoute.read_only) use it.
 autocommit_key = web.AppKey("autocommit", object)
+# Whether this process last found the database unreachable (logs an outage once, and its end).
+outage_key = web.AppKey("outage", OutageLog)

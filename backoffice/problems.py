@@ -152,9 +152,11 @@ _HTTP_KEYS = {
 }
 
 
-def from_http_exception(exc: web.HTTPException) -> ApiProblem:
+def from_http_exception(exc: web.HTTPException, *, body_limit: int) -> ApiProblem:
+    """aiohttp's own HTTP errors; `body_limit` is the app's request size limit (aiohttp refuses a
+    larger body with 413 when a handler reads it whole), which the 413 text names."""
     code, key = _HTTP_KEYS.get(exc.status, ("http_error", "api.problem.http_error"))
     headers = {}
     if exc.status == 405 and "Allow" in exc.headers:
         headers["Allow"] = exc.headers["Allow"]
-    return ApiProblem(exc.status, code, key, headers=headers, http_status=exc.status)
+    return ApiProblem(exc.status, code, key, headers=headers, http_status=exc.status, limit=body_limit)

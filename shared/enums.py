@@ -72,9 +72,16 @@ class FileRemoval(StrEnum):
 
 
 class Role(StrEnum):
+    """Staff roles, each with every power of the ones before it: operators work on claims;
+    managers also edit catalogs, reassign claims, see reports and import; admins also manage users."""
+
     OPERATOR = "operator"
     MANAGER = "manager"
     ADMIN = "admin"
+
+    def at_least(self, needed: Role | str) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(Role(needed))
 
 
 class ActorKind(StrEnum):

@@ -11,7 +11,9 @@ Convention (every resource module follows it, including the reports and exchange
   field per parameter; `list[...]` fields repeat), `response` (the JSON response) with `status`;
   `read_only` for a route answering with one SELECT (no transaction: two round trips fewer);
   `content_type` for a non-JSON response (a file, CSV, Prometheus text) and `errors` for the
-  problem statuses the route may answer besides 401/403/422. A route answering in several formats
+  problem statuses the route may answer besides 401/403/422; `request_types` for a request body
+  that is not JSON (an upload: `("multipart/form-data",)`; a browser's cookie-signed request must
+  send one of them, see backoffice/cross_site.py). A route answering in several formats
   (CSV or XLSX, JSON or SVG) gives a tuple: `content_type=("application/json", "image/svg+xml")`;
   "application/json" in it is documented with `response`, the others as text or binary.
 * Views are thin: parse with `backoffice.api.http` (`read_body`, `read_query`, `path_id`), call one
@@ -39,8 +41,6 @@ from shared.enums import Role
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ROLE_RANK = {Role.OPERATOR: 1, Role.MANAGER: 2, Role.ADMIN: 3}
-
 
 @dataclass(frozen=True)
 class ApiRoute:
@@ -60,6 +60,8 @@ class ApiRoute:
     # A route that only reads, in ONE statement after signing the caller in: its session runs
     # without a transaction (no BEGIN and COMMIT round trips; each statement is its own snapshot).
     read_only: bool = False
+    # The media types its request body may have (checked for cookie-signed requests).
+    request_types: tuple[str, ...] = ("application/json",)
 
     @property
     def operation_id(self) -> str:
@@ -70,7 +72,7 @@ class ApiRoute:
             return True
         if role is None:
             return False
-        return ROLE_RANK[Role(role)] >= ROLE_RANK[self.role]
+        return Role(role).at_least(self.role)
 
 
 MODULES: tuple[str, ...] = (

@@ -8,13 +8,13 @@ from aiohttp import web
 from pydantic import Field
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Body, Out, Text, ctx, read_body, reply
-from backoffice.auth import SESSION_COOKIE, client_address
+from backoffice.api.http import Body, Out, Text, read_body, reply
+from backoffice.auth import SESSION_COOKIE, client_address, sign_in
+from backoffice.context import ctx
 from backoffice.keys import throttle_key
 from backoffice.problems import ApiProblem
 from shared.enums import Role
 from shared.staff.accounts import SESSION_TTL, close_session, open_session
-from shared.staff.service import authenticate
 
 
 class LoginIn(Body):
@@ -42,16 +42,16 @@ async def login(request: web.Request) -> web.Response:
     """Sign in with a login and password; sets an HttpOnly, SameSite=Lax session cookie."""
     c = ctx(request)
     body = await read_body(request, LoginIn)
-    throttle = request.app[throttle_key]
     address = client_address(request)
-    key = body.login.strip().lower()
-    wait = await throttle.charge(key, address)
-    if wait is not None:
+    outcome = await sign_in(
+        c.session, request.app[throttle_key], login=body.login, password=body.password, address=address
+    )
+    if outcome.wait is not None:
+        wait = outcome.wait
         raise ApiProblem(429, "throttled", "api.problem.throttled", headers={"Retry-After": str(wait)}, seconds=wait)
-    user = await authenticate(c.session, login=body.login, password=body.password)
+    user = outcome.user
     if user is None:
         raise ApiProblem(401, "login_failed", "api.problem.login_failed")
-    await throttle.succeeded(key)  # clears the login's window; the address keeps this attempt
     session_id, row = await open_session(
         c.session, user=user, remote_addr=address, replaces=request.cookies.get(SESSION_COOKIE)
     )

@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import Field
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Body, Id, Out, Query, Text, ctx, path_id, read_body, read_query, reply
+from backoffice.api.http import Body, Id, Out, Query, Text, path_id, read_body, read_query, reply
+from backoffice.context import ctx
 from shared.catalogs.models import Department, Employee, Reason
 from shared.catalogs.service import create_entry, list_entries, update_entry
 from shared.enums import Role

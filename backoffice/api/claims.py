@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import Field
 
-from backoffice.api import ROLE_RANK, ApiRoute
+from backoffice.api import ApiRoute
 from backoffice.api.http import (
     Body,
     Id,
@@ -18,7 +18,6 @@ from backoffice.api.http import (
     Out,
     Query,
     Text,
-    ctx,
     etag,
     if_match_version,
     path_id,
@@ -26,6 +25,7 @@ from backoffice.api.http import (
     read_query,
     reply,
 )
+from backoffice.context import ctx
 from shared.claims.desk import edit_claim, register_received_claim
 from shared.claims.filters import ClaimFilters
 from shared.claims.queries import SORT_CHOICES, TOTAL_LIMIT, claim_events, claim_with_customer, list_claims
@@ -314,7 +314,7 @@ async def patch_claim(request: web.Request) -> web.Response:
         actor=c.actor,
         changes=changes,
         expected_version=version,
-        may_reassign=ROLE_RANK[Role(c.user.role)] >= ROLE_RANK[Role.MANAGER],
+        may_reassign=Role(c.user.role).at_least(Role.MANAGER),
         due_reason=due_reason,
     )
     claim, customer = await claim_with_customer(c.session, claim_id=claim.id)

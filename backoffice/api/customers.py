@@ -11,7 +11,8 @@ from aiohttp import web
 from pydantic import Field
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Body, Id, Out, Query, Text, ctx, path_id, read_body, read_query, reply
+from backoffice.api.http import Body, Id, Out, Query, Text, path_id, read_body, read_query, reply
+from backoffice.context import ctx
 from shared.claims.workflow import ClaimResult, ClaimStatus
 from shared.customers.personal_data import erase_personal_data, export_personal_data
 from shared.customers.queries import customer_with_claims, list_customers

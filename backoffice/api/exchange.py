@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 
 from backoffice.api import ApiRoute
 from backoffice.api.claims import Day
-from backoffice.api.http import ctx, read_query
+from backoffice.api.http import read_query
 from backoffice.api.reports import FilterQuery
+from backoffice.context import ctx
 from backoffice.problems import ApiProblem, FieldError
 from shared.enums import Role
 from shared.exchange import ImportRejected, export_csv_chunks, export_xlsx, import_claims
@@ -50,9 +51,12 @@ async def _file_of(request: web.Request) -> bytes:
         reader = await request.multipart()
         async for part in reader:
             if getattr(part, "name", None) == "file":
-                data = await part.read()  # type: ignore[union-attr]
-                if len(data) > MAX_FILE:
-                    raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
+                # Read by chunks up to the limit: `part.read()` would buffer a part of any size.
+                data = bytearray()
+                while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                    data.extend(chunk)
+                    if len(data) > MAX_FILE:
+                        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_FILE)
                 return bytes(data)
     except (ValueError, AssertionError, LookupError, HttpProcessingError):
         # aiohttp's multipart reader refuses a missing boundary or a malformed part this way, and a
@@ -126,6 +130,7 @@ routes = [
         status=201,
         errors=(400, 413, 415, 422),
         tags=TAGS,
+        request_types=("multipart/form-data",),
     ),
     ApiRoute(
         "GET",

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import typing
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from aiohttp import web
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.problems import ApiProblem, from_validation_error
-from shared.actors import Actor
-from shared.i18n import Translator
-from shared.settings import Settings
-from shared.staff.models import StaffUser
 
 MAX_JSON_BODY = 1024 * 1024
 MAX_ID = 2**63 - 1
@@ -56,46 +50,30 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-@dataclass
-class RequestContext:
-    session: AsyncSession
-    settings: Settings
-    t: Translator
-    language: str
-    user: StaffUser | None = None
-    via: str | None = None  # "session" or "token"
-    session_id: str | None = None
-
-    @property
-    def actor(self) -> Actor:
-        assert self.user is not None, "route without a role has no actor"
-        return Actor.staff(self.user.id)
-
-    @property
-    def user_id(self) -> int:
-        assert self.user is not None
-        return self.user.id
-
-
-CTX = web.RequestKey("ctx", RequestContext)
-
-
-def ctx(request: web.Request) -> RequestContext:
-    return request[CTX]
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The request body, reading no more than `limit` bytes (and one chunk) before refusing it with
+    413: a body sent without Content-Length (chunked) must not be buffered whole first."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=limit)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise ApiProblem(413, "too_large", "api.problem.too_large", limit=limit)
+    return bytes(body)
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
-    raw = await request.read()
-    if len(raw) > MAX_JSON_BODY:
-        raise ApiProblem(413, "too_large", "api.problem.too_large", limit=MAX_JSON_BODY)
+    raw = await read_limited(request, MAX_JSON_BODY)
     if not raw.strip():
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            # orjson, not json: it refuses what PostgreSQL could not store or Python could not
+            # handle (lone surrogates, NaN, nesting deeper than 1024, where json.loads raised a
+            # RecursionError at 1,000 levels) as a plain decode error.
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise ApiProblem(400, "bad_request", "api.problem.bad_request") from None
     if not isinstance(data, dict):
         raise ApiProblem(400, "bad_request", "api.problem.not_an_object")

@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import Field
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Body, Moment, Out, Query, Text, ctx, path_id, read_body, read_query, reply
+from backoffice.api.http import Body, Moment, Out, Query, Text, path_id, read_body, read_query, reply
+from backoffice.context import ctx
 from backoffice.files import stream_attachment
 from shared.claims.desk import add_staff_interaction
 from shared.claims.queries import claim_interactions

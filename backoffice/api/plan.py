@@ -13,7 +13,8 @@ from aiohttp import web
 from pydantic import Field
 
 from backoffice.api import ApiRoute
-from backoffice.api.http import Body, Id, Out, Text, ctx, path_id, read_body, reply
+from backoffice.api.http import Body, Id, Out, Text, path_id, read_body, reply
+from backoffice.context import ctx
 from backoffice.problems import ApiProblem
 from shared.claims.queries import claim_plan
 from shared.enums import Role

@@ -16,7 +16,8 @@ from pydantic import ConfigDict
 
 from backoffice.api import ApiRoute
 from backoffice.api.claims import ClaimFilterQuery
-from backoffice.api.http import ctx, read_query
+from backoffice.api.http import read_query
+from backoffice.context import ctx
 from shared.enums import Role
 from shared.reports import REPORTS, ReportSpec, render, run_report
 from shared.reports.dynamics import DynamicsParams

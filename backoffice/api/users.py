@@ -10,7 +10,8 @@ from pydantic import Field
 
 from backoffice.api import ApiRoute
 from backoffice.api.auth import StaffUserOut
-from backoffice.api.http import Body, Id, Out, Query, Text, ctx, path_id, read_body, read_query, reply
+from backoffice.api.http import Body, Id, Out, Query, Text, path_id, read_body, read_query, reply
+from backoffice.context import ctx
 from shared.enums import Role
 from shared.staff.accounts import list_tokens, update_user
 from shared.staff.service import create_user, issue_token, list_users, revoke_token

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from backoffice.keys import db_key
 from backoffice.web.live import LiveFeed, close_live_feed, live_key
-from backoffice.web.middleware import security_headers, web_middleware, web_routes_key
+from backoffice.web.middleware import page_cache_headers, web_middleware, web_routes_key
 from backoffice.web.routes import WebRoute, all_web_routes
 from shared.db import asyncpg_dsn
 
@@ -40,6 +40,6 @@ def setup_web(app: web.Application) -> None:
         resource_route = app.router.add_route(route.method, route.path, route.handler)
         table[(route.method, resource_route.resource.canonical)] = route
     app[web_routes_key] = table
-    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(page_cache_headers)
     app[live_key] = LiveFeed(asyncpg_dsn(app[db_key].url))
     app.on_shutdown.append(close_live_feed)

@@ -15,8 +15,6 @@ from shared.i18n import Translator
 from shared.settings import Settings
 from shared.staff.models import StaffUser
 
-ROLE_RANK = {Role.OPERATOR: 1, Role.MANAGER: 2, Role.ADMIN: 3}
-
 
 @dataclass
 class WebContext:
@@ -44,7 +42,7 @@ class WebContext:
             await self.session.refresh(self.user)
 
     def has_role(self, role: Role) -> bool:
-        return self.user is not None and ROLE_RANK[Role(self.user.role)] >= ROLE_RANK[role]
+        return self.user is not None and Role(self.user.role).at_least(role)
 
 
 WEB = web.RequestKey("web", WebContext)

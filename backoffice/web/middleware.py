@@ -159,24 +159,9 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:  
         return response
 
 
-# Content-Security-Policy of the pages: scripts and styles from this site only (htmx is configured by
-# a <meta> and attributes, never inline script), no framing, no plugins, forms post here only.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
-
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the headers every page and static file needs. The JSON API and its
-    Swagger page (an inline script) keep theirs."""
-    if request.path.startswith("/api/"):
-        return
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+async def page_cache_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: how the pages may be cached (their security headers, the CSP included,
+    come from backoffice/security_headers.py, as every answer's do)."""
     if request.get(WEB_ROUTE) is not None:
         # Pages show customers' data: not for shared caches, and not from the back button after sign-out.
         response.headers.setdefault("Cache-Control", "no-store")

@@ -26,7 +26,6 @@ from shared.live import notify_live
 from shared.staff.models import StaffUser
 
 STAFF_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.WEB)
-REASSIGNING_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 async def register_received_claim(
@@ -47,7 +46,7 @@ async def register_received_claim(
     target = claim_in.responsible_id
     if target is not None and actor.is_staff and target != actor.id:
         staff = await session.get(StaffUser, actor.id)
-        if staff is None or Role(staff.role) not in REASSIGNING_ROLES:
+        if staff is None or not Role(staff.role).at_least(Role.MANAGER):
             raise NotAllowed(
                 "only a manager assigns a claim to someone else; you may take it yourself", field="responsible_id"
             )

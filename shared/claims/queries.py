@@ -117,9 +117,28 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
             value = datetime.fromisoformat(value["t"])
         if not isinstance(value, _CURSOR_TYPES[sort.lstrip("-")]) or isinstance(value, bool):
             raise ValueError
+        _check_cursor_value(value, ident)
     except (ValueError, TypeError, KeyError, UnicodeDecodeError, OverflowError):
         raise InvalidValue("cursor", "not a cursor of this list and sort") from None
     return value, ident
+
+
+# A cursor comes back from the client: only values the columns can hold go to the database (a
+# value the driver cannot encode, far dates and 80-bit integers, fails mid-statement).
+_MAX_BIGINT = 2**63 - 1
+
+
+def _check_cursor_value(value: Any, ident: int) -> None:
+    if ident > _MAX_BIGINT:
+        raise ValueError
+    if isinstance(value, int) and not -_MAX_BIGINT <= value <= _MAX_BIGINT:
+        raise ValueError
+    if isinstance(value, datetime) and (value.tzinfo is None or not 1900 <= value.year <= 9998):
+        raise ValueError
+    if isinstance(value, str):
+        value.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError (a ValueError)
+        if "\x00" in value:
+            raise ValueError
 
 
 def _capped_count(matching: Select) -> Select:

@@ -40,8 +40,6 @@ from shared.staff.models import StaffUser
 from shared.text_limits import LONG_TEXT, SUBJECT
 
 SUBJECT_LENGTH = 120
-# Who may set the amount granted outside a decision and move a claim's due date.
-MANAGER_ROLES = (Role.MANAGER, Role.ADMIN)
 # How far ahead a due date may be moved: further would take the claim out of overdue tracking.
 DUE_HORIZON = timedelta(days=366)
 DUE_REASON_LENGTH = 500
@@ -236,7 +234,7 @@ async def acts_as_manager(session: AsyncSession, actor: Actor) -> bool:
     if not actor.is_staff or actor.id is None:
         return False
     staff = await session.get(StaffUser, actor.id)
-    return staff is not None and Role(staff.role) in MANAGER_ROLES
+    return staff is not None and Role(staff.role).at_least(Role.MANAGER)
 
 
 async def _check_manager_fields(

@@ -51,6 +51,18 @@ async def open_session(
     return session_id, row
 
 
+async def signed_in_from(session: AsyncSession, *, login: str, address: str) -> bool:
+    """Whether this login ever signed in from this address (its sessions keep the address they were
+    opened from): the sign-in throttle does not let strangers' failures there lock its owner out."""
+    found = await session.scalar(
+        select(StaffSession.user_id)
+        .join(StaffUser, StaffUser.id == StaffSession.user_id)
+        .where(StaffUser.login == login.strip().lower(), StaffSession.remote_addr == address[:64])
+        .limit(1)
+    )
+    return found is not None
+
+
 async def close_session(session: AsyncSession, *, session_id: str) -> None:
     await session.execute(
         update(StaffSession)

@@ -23,6 +23,13 @@ class StaffUser(Timestamped, Base):
     # The language of the staff pages (set from the page header); DEFAULT_LANGUAGE when created.
     language: Mapped[str] = mapped_column(String(8), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The staff member's own Telegram account, once linked (shared/staff/telegram.py): what they may
+    # do from the staff group's topics, and where their personal alerts go.
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Personal alerts in Telegram, each switchable on the profile page.
+    alert_assigned: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_customer_wrote: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_overdue: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     __table_args__ = (check_in("role", Role),)
 

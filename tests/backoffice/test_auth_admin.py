@@ -28,7 +28,7 @@ async def test_login_cookie_logout(api: Api) -> None:
     old = await api.client.get("/api/v1/auth/me", cookies={SESSION_COOKIE: first_id})
     assert old.status == 401
     assert (await api.client.get("/api/v1/auth/me")).status == 200
-    assert (await api.client.post("/api/v1/auth/logout")).status == 204
+    assert (await api.client.post("/api/v1/auth/logout", headers={"Origin": api.origin})).status == 204
     api.client.session.cookie_jar.clear()
     revoked = await api.client.get("/api/v1/auth/me", cookies={SESSION_COOKIE: again.cookies[SESSION_COOKIE].value})
     assert revoked.status == 401 and revoked.headers["WWW-Authenticate"].startswith("Bearer")
@@ -42,7 +42,7 @@ async def test_login_cookie_logout(api: Api) -> None:
 
 @pytest.fixture
 def throttle() -> LoginThrottle:
-    return LoginThrottle(per_login="3/minute", per_address="5/minute")
+    return LoginThrottle(per_login_address="3/minute", per_address="5/minute")
 
 
 async def test_failed_logins_are_throttled_per_login_and_address(api: Api, throttle: LoginThrottle) -> None:
@@ -197,12 +197,17 @@ async def test_login_throttle_is_shared_by_processes_through_redis(
     api: Api, database_url: str, engine, db, tmp_path, redis_url: str
 ) -> None:
     """Two back-office processes behind one address (two apps here, each with its own throttle
-    built from REDIS_URL) count one login's failures together: 5 in all, not 5 each."""
+    built from REDIS_URL) count one login's failures there together: 5 in all, not 5 each."""
     settings = make_settings(database_url, tmp_path, REDIS_URL=redis_url)
     apps = [create_app(settings, Database(url=database_url, engine=engine, sessions=db)) for _ in range(2)]
     async with TestClient(TestServer(apps[0])) as first, TestClient(TestServer(apps[1])) as second:
         body = {"login": "admin", "password": "wrong"}
-        statuses = [(await (first, second)[n % 2].post("/api/v1/auth/login", json=body)).status for n in range(6)]
+
+        async def sign_in(client: TestClient, body: dict[str, str]) -> int:
+            origin = str(client.make_url("/").origin())
+            return (await client.post("/api/v1/auth/login", json=body, headers={"Origin": origin})).status
+
+        statuses = [await sign_in((first, second)[n % 2], body) for n in range(6)]
         assert statuses == [401] * 5 + [429]
-        right = await second.post("/api/v1/auth/login", json={"login": "admin", "password": PASSWORD})
-        assert right.status == 429  # the window is the login's, whichever process answers
+        right = await sign_in(second, {"login": "admin", "password": PASSWORD})
+        assert right == 429  # the window is the login's at this address, whichever process answers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from backoffice.api import ROLE_RANK, ApiRoute, all_routes
+from backoffice.api import ApiRoute, all_routes
 from shared.enums import Role
 from tests.backoffice.conftest import Api
 
@@ -17,7 +17,7 @@ def expected(route: ApiRoute, caller: str | None) -> str:
         return "through"
     if caller is None:
         return "401"
-    return "through" if ROLE_RANK[Role(caller)] >= ROLE_RANK[route.role] else "403"
+    return "through" if Role(caller).at_least(route.role) else "403"
 
 
 def test_matrix_covers_the_whole_table() -> None:

@@ -9,7 +9,6 @@ import re
 import aiohttp
 import pytest
 
-from backoffice.web.context import ROLE_RANK
 from backoffice.web.routes import all_web_routes
 from shared.enums import Role
 from tests.web.conftest import Desk, session_cookie
@@ -39,7 +38,7 @@ async def test_pages_refuse_whoever_may_not(desk: Desk, route) -> None:
         async with anonymous.request(route.method, desk.url + path, allow_redirects=False) as response:
             assert response.status == 303 and response.headers["Location"].startswith("/signin?next=")
     for role in Role:
-        if ROLE_RANK[role] >= ROLE_RANK[route.role]:
+        if Role(role).at_least(route.role):
             continue
         client, token = await _client(desk, role.value)
         try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backoffice.auth import SESSION_COOKIE, client_address
+from backoffice.auth import SESSION_COOKIE, client_address, sign_in
 from backoffice.keys import throttle_key
 from backoffice.web import csrf
 from backoffice.web.context import wctx
 from backoffice.web.render import local_path, render, see_other
 from backoffice.web.routes import WebRoute
 from shared.staff.accounts import SESSION_TTL, close_session, open_session
-from shared.staff.service import authenticate, has_staff_users
+from shared.staff.service import has_staff_users
 
 MAX_LOGIN = 64
 MAX_PASSWORD = 1024
@@ -57,19 +57,17 @@ async def signin(request: web.Request) -> web.Response:
     target = local_path(str(form.get("next", "")) or request.query.get("next"))
     if not login or not password:
         return await _form(request, next_path=target, login=login, error=c.t("web.signin.missing"), status=422)
-    throttle = request.app[throttle_key]
-    key = login.lower()
-    wait = await throttle.charge(key, client_address(request))
-    if wait is not None:
+    address = client_address(request)
+    outcome = await sign_in(c.session, request.app[throttle_key], login=login, password=password, address=address)
+    if outcome.wait is not None:
         return await _form(
-            request, next_path=target, login=login, error=c.t("web.signin.throttled", seconds=wait), status=429
+            request, next_path=target, login=login, error=c.t("web.signin.throttled", seconds=outcome.wait), status=429
         )
-    user = await authenticate(c.session, login=login, password=password)
+    user = outcome.user
     if user is None:
         return await _form(request, next_path=target, login=login, error=c.t("web.signin.failed"), status=401)
-    await throttle.succeeded(key)
     session_id, _ = await open_session(
-        c.session, user=user, remote_addr=client_address(request), replaces=request.cookies.get(SESSION_COOKIE)
+        c.session, user=user, remote_addr=address, replaces=request.cookies.get(SESSION_COOKIE)
     )
     response = see_other(request, target)
     response.set_cookie(
