@@ -9,6 +9,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.actors import Actor
@@ -40,21 +41,22 @@ async def log_claim_event(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> ClaimEvent:
-    event = ClaimEvent(
-        claim_id=claim_id,
-        actor_kind=actor.kind.value,
-        actor_staff_id=actor.id if actor.kind is ActorKind.STAFF else None,
-        actor_customer_id=actor.id if actor.kind is ActorKind.CUSTOMER else None,
-        kind=kind,
-        before=jsonable(before) if before is not None else None,
-        after=jsonable(after) if after is not None else None,
-    )
+) -> None:
+    """One event in the claim's history. Written by an INSERT statement rather than an object
+    added to the session: nothing reads the event back in the transaction that writes it, and
+    every change of a claim (each customer message among them) writes one."""
+    values: dict[str, Any] = {
+        "claim_id": claim_id,
+        "actor_kind": actor.kind.value,
+        "actor_staff_id": actor.id if actor.kind is ActorKind.STAFF else None,
+        "actor_customer_id": actor.id if actor.kind is ActorKind.CUSTOMER else None,
+        "kind": kind,
+        "before": jsonable(before) if before is not None else None,
+        "after": jsonable(after) if after is not None else None,
+    }
     if at is not None:
-        event.at = at
-    session.add(event)
-    await session.flush()
-    return event
+        values["at"] = at
+    await session.execute(insert(ClaimEvent).values(values))
 
 
 async def log_customer_event(

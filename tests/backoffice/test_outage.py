@@ -17,7 +17,7 @@ from backoffice.auth import LoginThrottle
 from shared.db import create_engine, create_session_factory
 from shared.runtime import Database
 from tests.backoffice.conftest import PASSWORD, Api, make_settings
-from tests.backoffice.db_proxy import DatabaseProxy
+from tests.db_proxy import DatabaseProxy
 from tests.factories import make_claim
 
 

@@ -13,7 +13,6 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, run_dispatcher
@@ -22,6 +21,7 @@ from bot.sandbox import BotApiEmulator
 from shared.claims.models import Claim
 from shared.interactions.models import Interaction
 from shared.settings import Settings, get_settings
+from tests.db_proxy import DatabaseProxy
 
 TOKEN = "123456:BOT-test"
 T = TypeVar("T")
@@ -112,59 +112,9 @@ async def claims_of(session: AsyncSession, customer_id: int | None = None) -> li
     return list((await session.scalars(query)).all())
 
 
-class DatabaseProxy:
-    """A TCP proxy in front of the test PostgreSQL that can be switched off and on, for a
-    database that goes away and comes back under a running bot: `down()` cuts every connection
-    through it (a transaction in flight loses its connection) and refuses new ones, `up()`
-    listens again on the same port."""
-
-    def __init__(self, database_url: str) -> None:
-        target = make_url(database_url)
-        self.target = (target.host or "127.0.0.1", target.port or 5432)
-        self.port = 0
-        self.url = database_url
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._connect, "127.0.0.1", self.port)
-        if not self.port:
-            self.port = self._server.sockets[0].getsockname()[1]
-            self.url = make_url(self.url).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
-
-    async def down(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._pipes):
-            writer.transport.abort()
-        self._pipes.clear()
-
-    async def _connect(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.transport.abort()
-            return
-        self._pipes.update((client_writer, server_writer))
-        await asyncio.gather(
-            self._pump(client_reader, server_writer), self._pump(server_reader, client_writer), return_exceptions=True
-        )
-        self._pipes.difference_update((client_writer, server_writer))
-
-    @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while chunk := await reader.read(65536):
-                writer.write(chunk)
-                await writer.drain()
-        finally:
-            writer.transport.abort()
-
-
 @pytest.fixture
 async def db_proxy(database_url: str) -> AsyncIterator[DatabaseProxy]:
     proxy = DatabaseProxy(database_url)
-    await proxy.up()
+    await proxy.start()
     yield proxy
-    await proxy.down()
+    await proxy.cut()

@@ -26,8 +26,9 @@ from shared.customers.models import Customer
 from shared.db import create_engine, create_session_factory
 from shared.i18n import get_translator
 from shared.settings import get_settings
-from tests.bot.conftest import DatabaseProxy, count_interactions, eventually, running_bot
+from tests.bot.conftest import count_interactions, eventually, running_bot
 from tests.bot.test_messages import interactions, seed
+from tests.db_proxy import DatabaseProxy
 
 MODES = [False, True]
 MODE_IDS = ["polling", "webhook"]
@@ -188,7 +189,7 @@ async def test_database_down_and_back_loses_nothing(
             await user.send_text("до сбоя")
             (ack,) = await user.wait_for_messages()
             assert ack.text == t("bot.route.stored", number=claim.number)
-            await db_proxy.down()  # the pooled connection is cut, new ones are refused
+            await db_proxy.cut()  # the pooled connection is cut, new ones are refused
             await user.send_text("мой заказ потерялся")
             await user.send_text("алло?")
             (sorry,) = await user.wait_for_messages()
@@ -201,7 +202,7 @@ async def test_database_down_and_back_loses_nothing(
                 await emu.world.wait_for(lambda: not emu.world.updates, 5)  # taken, kept by the bot
             async with db() as session:
                 assert await count_interactions(session, claim_id=claim.id) == 1
-            await db_proxy.up()
+            await db_proxy.start()
             rows = await eventually(db, lambda s: interactions(s, claim_id=claim.id), lambda r: len(r) == 3, 20)
             await user.sleep_until_quiet(0.3)
     finally:

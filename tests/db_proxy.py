@@ -1,6 +1,7 @@
 """A TCP forwarder in front of the test PostgreSQL server that a test can cut and restore: a
-database outage as the back-office sees it (connections refused, open ones dropped), without
-stopping the server other tests use."""
+database outage as the desk's parts see it (connections refused, open ones dropped), without
+stopping the server other tests use. It forwards to the server the tests use, over TCP or over
+the Unix socket the embedded server listens on (`?host=/dir` in its URL)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from sqlalchemy.engine import make_url
 class DatabaseProxy:
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
-        self.target = (url.host or "127.0.0.1", url.port or 5432)
-        self._url = url
+        socket_dir = url.query.get("host")
+        port = url.port or 5432
+        if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+            self._socket: str | None = f"{socket_dir}/.s.PGSQL.{port}"
+        else:
+            self._socket = None
+        self.target = (url.host or "127.0.0.1", port)
+        self._url = url.difference_update_query(["host"])
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
@@ -41,7 +48,10 @@ class DatabaseProxy:
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
+            if self._socket is not None:
+                server_reader, server_writer = await asyncio.open_unix_connection(self._socket)
+            else:
+                server_reader, server_writer = await asyncio.open_connection(*self.target)
         except OSError:
             client_writer.transport.abort()
             return
