@@ -141,7 +141,7 @@ def _check_cursor_value(value: Any, ident: int) -> None:
             raise ValueError
 
 
-def _capped_count(matching: Select) -> Select:
+def capped_count(matching: Select) -> Select:
     """The number of rows of `matching`, counting at most TOTAL_LIMIT + 1 of them."""
     return select(func.count()).select_from(matching.limit(TOTAL_LIMIT + 1).subquery("capped"))
 
@@ -191,7 +191,7 @@ def list_statement(
         bound = tuple_(literal(after[0], key.type), literal(after[1], BigInteger()))
         keyset.append(tuple_(key, claim.id) < bound if descending else tuple_(key, claim.id) > bound)
     top = select(claim.id.label("id"), key.label("sort_key")).where(*conditions, *keyset)
-    total = _capped_count(select(claim.id).where(*conditions)).scalar_subquery()
+    total = capped_count(select(claim.id).where(*conditions)).scalar_subquery()
     page = top.order_by(*ordered(top.selected_columns.sort_key, top.selected_columns.id)).limit(limit + 1)
     rows = page.subquery("top")
     return (
@@ -220,7 +220,7 @@ async def list_claims(
     elif cursor:
         # Nothing after the cursor (its claims were deleted or changed meanwhile): no row carries the
         # total, so it is counted alone.
-        counted = await session.scalar(_capped_count(select(Claim.id).where(*claim_conditions(filters, tz))))
+        counted = await session.scalar(capped_count(select(Claim.id).where(*claim_conditions(filters, tz))))
     else:
         counted = 0
     next_cursor = None

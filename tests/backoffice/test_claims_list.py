@@ -12,11 +12,13 @@ from sqlalchemy import delete, text, update
 
 from backoffice.api.claims import ClaimList, ClaimSummary, _overdue
 from shared.actors import Actor
+from shared.claims.counts import count_by_status
 from shared.claims.filters import ClaimFilters
 from shared.claims.queries import list_claims
 from shared.enums import Direction, InteractionChannel
 from shared.interactions.models import Interaction
 from shared.interactions.service import log_interaction
+from shared.settings import get_settings
 from tests.backoffice.conftest import Api
 from tests.factories import make_claim
 
@@ -224,6 +226,12 @@ async def test_totals_are_exact_up_to_10000_and_capped_beyond(api: Api) -> None:
         reason = await session.scalar(text("SELECT max(id) FROM reason"))
     by_reason = await api.json("GET", f"/api/v1/claims?reason_id={reason}&sort=registered_at&limit=2")
     assert (by_reason["total"], by_reason["total_exact"]) == (10_000, False)
+    # The queue's counts by status follow the same rule, each status counted up to the cap.
+    async with api.sessions() as session:
+        counts = await count_by_status(session, filters=ClaimFilters(), tz=get_settings().tz)
+        by_phone = await count_by_status(session, filters=ClaimFilters(channel="phone"), tz=get_settings().tz)
+    assert counts == {"new": (10_000, False), "in_progress": (2, True), "resolved": (0, True), "closed": (0, True)}
+    assert by_phone["new"] == (3, True)
 
 
 async def test_each_page_counts_again_even_an_empty_one(api: Api) -> None:

@@ -116,7 +116,7 @@ async def test_counts_by_status_and_claims_by_number(db) -> None:
         claims = [await make_claim(session) for _ in range(3)]
         await transition(session, claim_id=claims[0].id, to="in_progress", actor=staff)
         counts = await count_by_status(session, filters=ClaimFilters(status=("new",)), tz=get_settings().tz)
-        assert counts == {"new": 2, "in_progress": 1, "resolved": 0, "closed": 0}
+        assert counts == {"new": (2, True), "in_progress": (1, True), "resolved": (0, True), "closed": (0, True)}
         number = claims[1].number
         for q in (number, number.split("-")[1], number.split("-")[1].lstrip("0")):
             assert [c.id for c, _ in await claims_by_number(session, q=q)] == [claims[1].id]
