@@ -126,7 +126,7 @@ async def wait_for_database(
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_outage),
-        wait=wait_exponential_jitter(initial=initial, max=maximum, jitter=initial),
+        wait=wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial),
         stop=stopped if stop is not None else stop_never,
         before_sleep=note,
         sleep=pause,
