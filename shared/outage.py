@@ -132,6 +132,10 @@ async def wait_for_database(
         sleep=pause,
         reraise=True,
     )
-    result = await retrying(operation)
+    # The iterator form: it awaits whatever `operation` returns (a lambda or a partial of a
+    # coroutine function included, which `AsyncRetrying.__call__` would not await).
+    async for attempt in retrying:
+        with attempt:
+            result = await operation()
     outages.recovered()
     return result

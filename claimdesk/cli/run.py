@@ -101,12 +101,13 @@ async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, 
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(supervise(name, part, settings, db, stop), name=name) for name, part in selected]
     try:
-        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        for task in tasks:
-            if task in done and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        await asyncio.gather(*tasks)
+        # Every part stops on `stop` (the requests and updates in hand finish); then the first
+        # StartupError, if a part ended with one, is the process's one line.
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                raise result
     finally:
         stop.set()
         for task in tasks:
