@@ -57,7 +57,6 @@ class WorkerConfig:
     poll_interval: float = 30.0  # the fallback when no NOTIFY arrives (listener down)
     max_in_flight: int = 64  # about two seconds of the global budget: leases never run out waiting
     total_per_second: float = 30.0
-    total_burst: int = 10
     # Telegram's 1 message/s per chat, measured at arrival: a little margin absorbs network jitter.
     chat_interval: float = 1.02
     max_attempts: int = 8  # network errors, 5xx and timeouts; then the message fails
@@ -97,7 +96,6 @@ class DeliveryWorker:
         self.pacer = pacer or Pacer(
             total_per_second=self.config.total_per_second,
             chat_interval=self.config.chat_interval,
-            total_burst=self.config.total_burst,
         )
         self.stats = WorkerStats()
         self._wake = asyncio.Event()
