@@ -6,12 +6,15 @@ into the same sliding second (600 replies to 600 chats drew 26 answers of 429). 
 
   1. the chat's gate (aiolimiter, a bucket of one: consecutive turns of a chat at least
      `chat_interval` apart: exact spacing, which is what a sliding window of one is);
-  2. the global window (the `limits` library's moving window, in this process): at most
-     `total_per_second` less a margin in any sliding second. The margin absorbs the difference
-     between when a message leaves and when it arrives (connections opened for a burst, the
-     network's jitter): with 2 of 30 kept back, a send may arrive up to ~70 ms late or early and
-     the count at arrival still stays within 30;
-  3. the chat's send bucket, right before the call: even if the previous message of the chat
+  2. the spacing (aiolimiter, a bucket of one): sends spread evenly at the paced rate, the limit
+     less a margin (28.5 a second for Telegram's 30). A sliding window alone grants its whole
+     count at once when it frees; the sends of such a burst leave over some milliseconds, enough
+     for the next burst, granted exactly a second later, to overlap it at arrival;
+  3. the global window (the `limits` library's moving window, in this process): at most the
+     limit less the margin (28) in any sliding second, the guarantee whatever the timers do.
+     With even sends, a send may arrive a send's spacing (~35 ms) late or early and the count
+     at arrival still stays within 30;
+  4. the chat's send bucket, right before the call: even if the previous message of the chat
      waited longer for its global slot than this one, two sends to a chat are never closer than
      the interval.
 The gate comes first so that a message does not take a global slot and then sit on it waiting
@@ -34,7 +37,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 PRUNE_AT = 5_000
 # The share of the global limit kept back for the skew between leaving and arriving.
-MARGIN = 0.07
+MARGIN = 0.05
 GLOBAL_KEY = "total"
 
 
@@ -48,6 +51,7 @@ class Pacer:
         self.total_item = RateLimitItemPerSecond(paced_limit(total_per_second, margin), 1)
         # One key: the memory storage's timers are per key (see bot/throttle.py for why not per chat).
         self.total = MovingWindowRateLimiter(MemoryStorage())
+        self.spacing = AsyncLimiter(1, 1 / (total_per_second * (1 - margin)))
         self.chat_interval = chat_interval
         self._gates: dict[int, AsyncLimiter] = {}
         self._sends: dict[int, AsyncLimiter] = {}
@@ -74,6 +78,7 @@ class Pacer:
         self._waiting[chat_id] += 1
         try:
             await self._limiter(self._gates, chat_id).acquire()
+            await self.spacing.acquire()
             await self._global_slot()
             await self._limiter(self._sends, chat_id).acquire()
         finally:
