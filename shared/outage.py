@@ -53,10 +53,19 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__
 
 
+def _redis_connection_error(exc: BaseException) -> bool:
+    # By name: redis-py is imported only by the processes that use Redis (REDIS_URL), not here.
+    return any(
+        cls.__module__ == "redis.exceptions" and cls.__name__ in ("ConnectionError", "TimeoutError")
+        for cls in type(exc).__mro__
+    )
+
+
 def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` says the database (or the network to it) is unavailable for now."""
+    """Whether `exc` says the database, Redis (the bot's conversation state, with REDIS_URL) or
+    the network to them is unavailable for now."""
     for item in _chain(exc):
-        if isinstance(item, _OUTAGES):
+        if isinstance(item, _OUTAGES) or _redis_connection_error(item):
             return True
         if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
             return True  # SQLAlchemy recognised a lost connection
@@ -65,6 +74,10 @@ def is_outage(exc: BaseException) -> bool:
         if str(getattr(item, "sqlstate", "") or "").startswith(_OUTAGE_STATES):
             return True
     return False
+
+
+def what_is_away(exc: BaseException) -> str:
+    return "Redis" if any(_redis_connection_error(item) for item in _chain(exc)) else "database"
 
 
 def first_line(exc: BaseException) -> str:
@@ -79,6 +92,7 @@ class OutageLog:
         self.part = part
         self.log = logger or log
         self.since: float | None = None
+        self.what = "database"
 
     @property
     def down(self) -> bool:
@@ -87,11 +101,12 @@ class OutageLog:
     def failed(self, exc: BaseException, doing: str = "waiting") -> None:
         if self.since is None:
             self.since = time.monotonic()
-            self.log.error("%s: database unavailable (%s); %s until it is back", self.part, first_line(exc), doing)
+            self.what = what_is_away(exc)
+            self.log.error("%s: %s unavailable (%s); %s until it is back", self.part, self.what, first_line(exc), doing)
 
     def recovered(self) -> None:
         if self.since is not None:
-            self.log.warning("%s: database is back after %.1f s", self.part, time.monotonic() - self.since)
+            self.log.warning("%s: %s is back after %.1f s", self.part, self.what, time.monotonic() - self.since)
             self.since = None
 
 
