@@ -14,7 +14,9 @@ desk recognises it, logs it and waits it out.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
@@ -28,12 +30,19 @@ log = logging.getLogger("claimdesk.database")
 T = TypeVar("T")
 
 _OUTAGES: tuple[type[BaseException], ...] = (
-    OSError,  # the network: refused, reset, unreachable (TimeoutError is one too)
+    ConnectionError,  # refused, reset, aborted, a broken pipe
+    TimeoutError,
+    socket.gaierror,  # the host's name does not resolve (DNS away)
     sa_exc.TimeoutError,  # no pool connection in time
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TransactionRollbackError,
+)
+# The network's other "not now" (an OSError that is no ConnectionError): a disk full or a file
+# refused is not an outage of the database.
+_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ETIMEDOUT, errno.ECONNREFUSED}
 )
 _OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 
@@ -66,6 +75,8 @@ def is_outage(exc: BaseException) -> bool:
     the network to them is unavailable for now."""
     for item in _chain(exc):
         if isinstance(item, _OUTAGES) or _redis_connection_error(item):
+            return True
+        if isinstance(item, OSError) and item.errno in _NETWORK_ERRNOS:
             return True
         if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
             return True  # SQLAlchemy recognised a lost connection
