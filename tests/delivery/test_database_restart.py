@@ -73,6 +73,7 @@ async def test_a_restart_while_sending_records_what_telegram_took_and_sends_noth
     try:
         await wait_until(lambda: _has(caplog, "sending for bot"), timeout=30)
         await _queue(db, chats=len(chats), per_chat=1, first_chat=chats[0])
+        await _notify(db)  # the worker may have looked before the rows were there
         await wait_until(lambda: _sent_calls(emu, len(chats)), timeout=15)
         await proxy.cut()
         await asyncio.sleep(4)  # the answers arrive, the leases expire, the database is still away
@@ -116,6 +117,7 @@ async def test_the_worker_starts_while_the_database_is_away_and_goes_on_when_it_
         await proxy.start()
         await wait_until(lambda: _has(caplog, "sending for bot"), timeout=30)
         await _queue(db, chats=1, per_chat=3, first_chat=72_000)
+        await _notify(db)
         await wait_until(lambda: _all_sent(db, 3), timeout=15)
     finally:
         stop.set()
