@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from backoffice.problems import ApiProblem
 from shared.claims.queries import get_attachment, set_attachment_storage
 from shared.enums import AttachmentKind
 from shared.errors import InvalidValue
+from shared.interactions.attachment_files import StorageFull, new_file
 from shared.interactions.service import AttachmentIn
 from shared.settings import Settings
 
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 MAX_UPLOAD = 10 * 1024 * 1024  # Telegram's limit for photos; documents may be larger there, not here
+
+
+def storage_full() -> ApiProblem:
+    """The disk that keeps the files is full: said plainly (507), nothing stored by the request."""
+    return ApiProblem(507, "storage_full", "api.problem.storage_full")
 
 
 def files_dir(settings: Settings) -> Path:
@@ -64,15 +69,14 @@ async def _download(request: web.Request, settings: Settings, file_id: str, targ
             log.warning("getFile refused %s: %s", file_id, answer.get("description"))
             raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable")
         file_path = answer["result"]["file_path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
         async with client.get(f"{base}/file/bot{token}/{quote(file_path)}") as resp:
             if resp.status != 200:
                 raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable")
-            with partial.open("wb") as out:
+            with new_file(target) as out:
                 async for chunk in resp.content.iter_chunked(64 * 1024):
                     out.write(chunk)
-        os.replace(partial, target)  # atomic: a concurrent reader sees the whole file or none
+    except StorageFull:
+        raise storage_full() from None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("cannot fetch %s: %r", file_id, exc)
         raise ApiProblem(502, "file_unavailable", "api.problem.file_unavailable") from None
@@ -138,8 +142,10 @@ def save_upload(settings: Settings, upload: web.FileField) -> AttachmentIn:
     name = (upload.filename or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
     mime = upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     relative = f"uploads/{uuid.uuid4().hex}-{_SAFE.sub('_', name)[:80]}"
-    target = files_dir(settings) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    try:
+        with new_file(files_dir(settings) / relative) as out:
+            out.write(data)
+    except StorageFull:
+        raise storage_full() from None
     kind = AttachmentKind.PHOTO if mime in ("image/jpeg", "image/png") else AttachmentKind.DOCUMENT
     return AttachmentIn(kind=kind, file_name=name, mime_type=mime, size=len(data), storage_path=relative)

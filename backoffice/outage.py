@@ -17,13 +17,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backoffice.problems import ApiProblem
+from shared.outage import is_outage as shared_is_outage
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-# PostgreSQL's "the server is going away or not there yet": connection exceptions (class 08),
-# admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
-_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 # Failing to get a connection at all: refused, unreachable, timed out, the pool exhausted, the
 # server refusing new sessions (asyncpg's errors come through SQLAlchemy's pool unwrapped).
 CONNECT_ERRORS = (OSError, TimeoutError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError)
@@ -33,23 +31,9 @@ class DatabaseUnavailable(Exception):
     """No connection to the database could be had for this request."""
 
 
-def _sqlstate(exc: BaseException) -> str:
-    return str(getattr(exc, "sqlstate", "") or "")
-
-
 def is_outage(exc: BaseException) -> bool:
     """Whether a failure means the database is (for now) unreachable, not that the request was bad."""
-    if isinstance(exc, DatabaseUnavailable):
-        return True
-    if isinstance(exc, DBAPIError):
-        # SQLAlchemy recognised a lost connection (it then discards the pool's older connections).
-        return exc.connection_invalidated or _sqlstate(exc.orig).startswith(_OUTAGE_STATES)
-    # Raised by the statements that run on the asyncpg connection itself (the claims list).
-    if isinstance(exc, asyncpg.InterfaceError):
-        return "connection is closed" in str(exc)
-    if isinstance(exc, asyncpg.PostgresError):  # ConnectionDoesNotExistError is class 08
-        return _sqlstate(exc).startswith(_OUTAGE_STATES)
-    return False
+    return isinstance(exc, DatabaseUnavailable) or shared_is_outage(exc)
 
 
 def unavailable() -> ApiProblem:

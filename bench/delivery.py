@@ -5,8 +5,13 @@
 Phase 1 queues one message to each of `--chats` chats (floor: chats / 30 s); phase 2 queues
 `--single` messages to one chat (floor: single x 1 s). The worker runs as a child process
 (`claimdesk worker`), as in production; the emulator runs here with flood limits on and counts
-every 429 it answers. Prints elapsed time against each floor, 429s, lost and duplicated messages.
-Targets: within 10% of each floor, zero 429s, zero lost, zero duplicated.
+every 429 it answers. Beside the emulator's own limits (a leaky bucket, as Telegram documents them),
+an independent strict counter takes every sendMessage's arrival time: the most in any sliding
+second (Telegram allows 30) and the shortest gap between two sends to one chat (1 s): what a
+stricter Telegram would have refused. Prints elapsed time against each floor, 429s, the strict
+counts, lost and duplicated messages.
+Targets: within 10% of each floor, zero 429s, at most 30 in any sliding second, no chat twice
+within a second, zero lost, zero duplicated.
 
 The database is a fresh `claimdesk_bench_delivery` on DATABASE_URL's server (or the embedded one).
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import signal
 import sys
@@ -82,7 +88,34 @@ def delivered(emu, chats: set[int], tag: str) -> list[str]:  # type: ignore[no-u
     return out
 
 
-async def phase(emu, dsn: str, chats: list[int], tag: str, floor: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+class StrictCounter:
+    """Every sendMessage's arrival (time, chat), taken where the emulator records its calls."""
+
+    def __init__(self, emu) -> None:  # type: ignore[no-untyped-def]
+        self.arrivals: list[tuple[float, str]] = []
+        record = emu.methods.record
+
+        def counting(name: str, params: dict) -> None:  # type: ignore[type-arg]
+            if name == "sendMessage":
+                self.arrivals.append((time.monotonic(), str(params.get("chat_id"))))
+            record(name, params)
+
+        emu.methods.record = counting
+
+    def since(self, start: float) -> tuple[int, float]:
+        """The most sends in any sliding second, and the shortest gap between two sends to one chat."""
+        times = sorted(t for t, _ in self.arrivals if t >= start)
+        most = max((bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+        last: dict[str, float] = {}
+        gap = float("inf")
+        for t, chat in sorted(a for a in self.arrivals if a[0] >= start):
+            if chat in last:
+                gap = min(gap, t - last[chat])
+            last[chat] = t
+        return most, gap
+
+
+async def phase(emu, strict: StrictCounter, dsn: str, chats: list[int], tag: str, floor: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
     targets = set(chats)
     expected = len(chats)
     before_429 = emu.stats["responses_429"]
@@ -102,6 +135,7 @@ async def phase(emu, dsn: str, chats: list[int], tag: str, floor: float) -> dict
     await asyncio.sleep(3.0)  # anything sent twice would arrive now
     texts = delivered(emu, targets, tag)
     copies = Counter(texts)
+    most, gap = strict.since(started)
     wanted = {f"{tag}#{n}" for n in range(1, expected + 1)}
     return {
         "elapsed": elapsed,
@@ -109,6 +143,8 @@ async def phase(emu, dsn: str, chats: list[int], tag: str, floor: float) -> dict
         "r429": emu.stats["responses_429"] - before_429,
         "lost": len(wanted - set(copies)),
         "duplicated": sum(n - 1 for n in copies.values()),
+        "most": most,
+        "gap": gap,
     }
 
 
@@ -122,6 +158,7 @@ async def main_async(args: argparse.Namespace) -> int:
     dsn = asyncpg_dsn(url)
     emu = BotApiEmulator(token=TOKEN, flood_limits=True, sandbox_ui=False)
     await emu.start()
+    strict = StrictCounter(emu)
     chats = list(range(FIRST_CHAT, FIRST_CHAT + args.chats))
     for chat in [*chats, SINGLE_CHAT, WARMUP_CHAT]:
         emu.user(chat, "U")
@@ -141,9 +178,9 @@ async def main_async(args: argparse.Namespace) -> int:
         await emu.world.wait_for(lambda: len(emu.sent(WARMUP_CHAT)) >= 1, timeout=180)
         await asyncio.sleep(1.5)
         emu.flood.reset()
-        spread = await phase(emu, dsn, chats, "spread", args.chats / TOTAL_RATE)
+        spread = await phase(emu, strict, dsn, chats, "spread", args.chats / TOTAL_RATE)
         await asyncio.sleep(1.5)
-        single = await phase(emu, dsn, [SINGLE_CHAT] * args.single, "single", args.single * CHAT_INTERVAL)
+        single = await phase(emu, strict, dsn, [SINGLE_CHAT] * args.single, "single", args.single * CHAT_INTERVAL)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -168,11 +205,14 @@ async def main_async(args: argparse.Namespace) -> int:
     ):
         ratio = r["elapsed"] / r["floor"]
         within = abs(ratio - 1) <= 0.10
-        ok = ok and within and r["r429"] == 0 and r["lost"] == 0 and r["duplicated"] == 0
+        strict_ok = r["most"] <= TOTAL_RATE and r["gap"] >= CHAT_INTERVAL
+        ok = ok and within and strict_ok and r["r429"] == 0 and r["lost"] == 0 and r["duplicated"] == 0
         print(
             f"{name:7s} {what:32s} elapsed {r['elapsed']:7.2f} s  floor {r['floor']:6.2f} s  "
             f"ratio {ratio:5.3f} ({'within' if within else 'OUTSIDE'} 10%)  "
-            f"429s {int(r['r429'])}  lost {int(r['lost'])}  duplicated {int(r['duplicated'])}"
+            f"429s {int(r['r429'])}  lost {int(r['lost'])}  duplicated {int(r['duplicated'])}  "
+            f"strict: most in a sliding second {int(r['most'])}, shortest gap in a chat "
+            + (f"{r['gap']:.3f} s" if r["gap"] != float("inf") else "n/a (one message a chat)")
         )
     print(f"total 429s answered by the emulator: {emu.stats['responses_429']}")
     print("targets met" if ok else "targets NOT met")

@@ -21,6 +21,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
@@ -36,6 +37,7 @@ from bot.fsm import create_storage
 from bot.middlewares import CustomerMiddleware, UpdateTransactionMiddleware
 from bot.routers import ROUTERS, build_routers
 from bot.throttle import ReplyThrottle
+from bot.token import refused_token
 from shared.i18n import SUPPORTED, get_translator
 from shared.runtime import Database, StartupError
 from shared.settings import Settings
@@ -97,6 +99,17 @@ def create_dispatcher(
     dp.shutdown.register(isolation.close)
     dp.include_routers(*build_routers(routers))
     return dp
+
+
+async def check_token(bot: Bot) -> None:
+    """A token Telegram refuses ends the process with one line naming BOT_TOKEN (exit 2); any
+    other failure (the network, a 5xx) is left to the calls that follow and the part's restarts."""
+    try:
+        await bot.get_me()
+    except (TelegramUnauthorizedError, TelegramNotFound) as exc:
+        raise refused_token(exc) from None
+    except (TelegramAPIError, TelegramNetworkError, OSError, TimeoutError):
+        return
 
 
 async def set_commands(bot: Bot, default_language: str) -> None:
@@ -274,6 +287,7 @@ async def serve(settings: Settings, db: Database, stop: asyncio.Event) -> None:
     bot = create_bot(settings, token=token, api_base=api_base)
     dp = create_dispatcher(db.sessions, settings, webhook=settings.bot_mode == "webhook")
     try:
+        await check_token(bot)
         await run_dispatcher(dp, bot, settings, stop, webhook=settings.bot_mode == "webhook")
     finally:
         await bot.session.close()

@@ -17,33 +17,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 from aiogram import Bot
 from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
 from aiogram.types import Chat, ErrorEvent, Update
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.throttle import ReplyThrottle
 from shared.bot_state.service import claim_update
 from shared.i18n import Translator, get_translator, normalize_language
+from shared.outage import OutageLog, is_outage
 
 log = logging.getLogger("claimdesk.bot")
-
-# What says "not now" rather than "never": the network, the pool, and PostgreSQL's connection
-# exception (08), insufficient resources (53: too many connections), operator intervention (57:
-# shutdown, cannot connect now, statement timeout), transaction rollback (40: deadlock).
-_OUTAGES: tuple[type[BaseException], ...] = (
-    OSError,  # the network: refused, reset, unreachable (TimeoutError is one too)
-    sa_exc.TimeoutError,  # no pool connection in time
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.TransactionRollbackError,
-)
 
 
 class RedeliverUpdate(Exception):
@@ -53,26 +39,6 @@ class RedeliverUpdate(Exception):
     def __init__(self, update_id: int) -> None:
         super().__init__(f"update {update_id} not stored; the database is unavailable")
         self.update_id = update_id
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and its causes (SQLAlchemy raises its errors `from` the driver's)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` says the database (or the network to it) is unavailable for now."""
-    for item in _chain(exc):
-        if isinstance(item, _OUTAGES):
-            return True
-        if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
-            return True  # SQLAlchemy recognised a lost connection
-    return False
 
 
 def update_chat(update: Update) -> Chat | None:
@@ -111,11 +77,13 @@ class ErrorPolicy:
         self.replies = replies
         # "Try again" at most once a minute per chat, however often Telegram redelivers.
         self.outage_replies = ReplyThrottle(limit=1, seconds=60)
+        # The outage is logged when it starts and when it ends, not for every update meanwhile.
+        self.outages = OutageLog("bot", logger=log)
 
     async def outage(self, update: Update, data: dict[str, Any], exc: BaseException) -> None:
         """Log the outage and tell the customer to try again (throttled)."""
-        first_line = (str(exc).splitlines() or [""])[0] or type(exc).__name__
-        log.error("update %s not stored, the database is unavailable: %s", update.update_id, first_line)
+        self.outages.failed(exc, "updates are kept and tried again" if not self.webhook else "answering Telegram 503")
+        log.debug("update %s not stored, the database is unavailable", update.update_id)
         chat_id = self._private_chat(update, data)
         if chat_id is not None and await self.outage_replies.allow(chat_id, "outage"):
             await self._tell(data, chat_id, "bot.error.try_later")

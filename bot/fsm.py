@@ -140,14 +140,16 @@ def create_storage(
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     """The storage and the per-chat isolation that goes with it.
 
-    Isolation serialises the updates of one chat before they take a database connection (a
-    burst of one chat waits here, not in the pool); with Redis it holds across bot processes,
-    with PostgreSQL within this process. Across processes the chat's advisory lock, taken first
-    in the update's transaction, serialises them in any case.
+    Isolation serialises the updates of one chat in this process before they take a database
+    connection (a burst of one chat waits here, not in the pool); across processes the chat's
+    advisory lock, taken first in the update's transaction, serialises them. Not aiogram's
+    RedisEventIsolation: its lock lives in Redis with a 60 s expiry, and an update that held it
+    when Redis went away could not release it, so that chat's next update waited up to a minute
+    after Redis was back (tests/bot/test_redis_outage.py).
     """
     if redis_url:
-        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+        from aiogram.fsm.storage.redis import RedisStorage
 
         redis = RedisStorage.from_url(redis_url, key_builder=DefaultKeyBuilder(with_destiny=True))
-        return CommittedRedisStorage(redis), RedisEventIsolation(redis.redis, key_builder=redis.key_builder)
+        return CommittedRedisStorage(redis), SimpleEventIsolation()
     return PostgresStorage(sessions), SimpleEventIsolation()

@@ -90,6 +90,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                     try:
                         async with self.transactions:
                             result, scope = await self._transaction(handler, update, data, lock_chat_id)
+                        self.errors.outages.recovered()
                         break
                     except Exception as exc:
                         if not is_outage(exc):

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import DatabaseConfig, create_engine, create_session_factory, resolve_database_url
+from shared.outage import OutageLog, wait_for_database
 from shared.settings import Settings
 
 
@@ -44,11 +45,23 @@ def _where(url: str) -> str:
     return f"{host}:{parsed.port or 5432}/{parsed.database}"
 
 
-async def check_connection(engine: AsyncEngine, url: str, *, timeout: float = 10.0) -> None:
+async def _probe(engine: AsyncEngine, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+
+async def check_connection(engine: AsyncEngine, url: str, *, timeout: float = 10.0, wait: bool = False) -> None:
+    """The database answers; otherwise a StartupError naming DATABASE_URL. With `wait`, an outage
+    (refused, unreachable, the server starting or shutting down) is waited out: said once in the
+    log, retried with a growing pause; what waiting cannot fix (a wrong password, no such
+    database) is still that one line."""
     try:
-        async with asyncio.timeout(timeout):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+        if wait:
+            outages = OutageLog(f"DATABASE_URL {_where(url)}")
+            await wait_for_database(lambda: _probe(engine, timeout), outages, doing="waiting for it")
+        else:
+            await _probe(engine, timeout)
     except (OSError, socket.gaierror, asyncpg.PostgresError, DBAPIError, InterfaceError, OperationalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise StartupError(f"DATABASE_URL: cannot connect to {_where(url)}: {reason}") from None
@@ -57,7 +70,11 @@ async def check_connection(engine: AsyncEngine, url: str, *, timeout: float = 10
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, pool_size: int | None = None) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings, *, pool_size: int | None = None, wait: bool = False
+) -> AsyncIterator[Database]:
+    """The process's database; `wait` (the long-running parts: `claimdesk run`, `bot`, `worker`,
+    `backoffice`) waits for a database that is away at start instead of ending with one line."""
     try:
         url = await resolve_database_url(settings)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -67,7 +84,7 @@ async def open_database(settings: Settings, *, pool_size: int | None = None) -> 
         config = replace(config, pool_size=pool_size)
     engine = create_engine(config)
     try:
-        await check_connection(engine, url, timeout=config.connect_timeout)
+        await check_connection(engine, url, timeout=config.connect_timeout, wait=wait)
         yield Database(url=url, engine=engine, sessions=create_session_factory(engine), config=config)
     finally:
         await engine.dispose()

@@ -86,6 +86,22 @@ class Settings(BaseSettings):
             raise ValueError("connect_timeout must be a number of seconds") from None
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _bot_token(cls, value: object) -> object:
+        """The shape of a token @BotFather gives: digits (the bot's id), a colon, a secret, no spaces
+        (aiogram's own check, made here so that it is one line naming the variable)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return None  # unset: the local sandbox
+        if not isinstance(value, str):
+            return value  # pydantic says what is wrong with it
+        bot_id, colon, secret = value.partition(":")
+        if not (colon and bot_id.isdigit() and secret) or any(c.isspace() for c in value):
+            raise ValueError("not a bot token (expected digits, a colon and the secret, as @BotFather gives it)")
+        return value
+
     @field_validator("attachment_retention_days", "pg_bindir", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:

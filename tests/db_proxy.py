@@ -12,6 +12,9 @@ from sqlalchemy.engine import make_url
 
 
 class DatabaseProxy:
+    """Also in front of Redis: `DatabaseProxy("redis://host:port/db")` forwards to host:port, and
+    `url` is the Redis URL through the proxy."""
+
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
         socket_dir = url.query.get("host")

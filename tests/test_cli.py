@@ -47,6 +47,9 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("CLAIMDESK_DB_COMMAND_TIMEOUT", "soon", "CLAIMDESK_DB_COMMAND_TIMEOUT:"),
         ("CLAIMDESK_DB_CONNECT_TIMEOUT", "0", "CLAIMDESK_DB_CONNECT_TIMEOUT:"),
         ("DATABASE_URL", "postgresql://h/db?connect_timeout=soon", "DATABASE_URL: connect_timeout must be a number"),
+        ("BOT_TOKEN", "my bot token", "BOT_TOKEN: not a bot token"),
+        ("BOT_TOKEN", "ABC:secret", "BOT_TOKEN: not a bot token"),
+        ("BOT_TOKEN", "123456", "BOT_TOKEN: not a bot token"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:

@@ -133,7 +133,10 @@ async def web_middleware(request: web.Request, handler) -> web.StreamResponse:  
             )
             response = _problem_page(request, c, exc.status, c.t(key))
         except ApiProblem as exc:  # raised by the shared file download (backoffice/files.py)
-            key = "web.error.file_unavailable" if exc.code == "file_unavailable" else "web.error.not_found"
+            key = {
+                "file_unavailable": "web.error.file_unavailable",
+                "storage_full": "web.error.storage_full",
+            }.get(exc.code, "web.error.not_found")
             response = _problem_page(request, c, exc.status, c.t(key))
         except DomainError as exc:
             status = {"not_found": 404, "stale_version": 409, "forbidden": 403}.get(exc.code, 422)

@@ -12,8 +12,9 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.pacing import Pacer
 from bot.delivery.render import Step, plan_steps, to_plain
 from shared.db import DatabaseConfig, connect
+from shared.outage import MAX_PAUSE, OutageLog, is_outage, wait_for_database
 from shared.outbox import queue
 from shared.outbox.queue import LeasedMessage
 from shared.outbox.service import NOTIFY_CHANNEL
@@ -55,7 +57,6 @@ class WorkerConfig:
     poll_interval: float = 30.0  # the fallback when no NOTIFY arrives (listener down)
     max_in_flight: int = 64  # about two seconds of the global budget: leases never run out waiting
     total_per_second: float = 30.0
-    total_burst: int = 10
     # Telegram's 1 message/s per chat, measured at arrival: a little margin absorbs network jitter.
     chat_interval: float = 1.02
     max_attempts: int = 8  # network errors, 5xx and timeouts; then the message fails
@@ -95,17 +96,24 @@ class DeliveryWorker:
         self.pacer = pacer or Pacer(
             total_per_second=self.config.total_per_second,
             chat_interval=self.config.chat_interval,
-            total_burst=self.config.total_burst,
         )
         self.stats = WorkerStats()
         self._wake = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], LeasedMessage] = {}
         self._listener: asyncpg.Connection | None = None
         self._listener_retry_at = 0.0
+        # The database away: said once (claims, reads, LISTEN and bookkeeping alike).
+        self.outages = OutageLog(f"delivery {self.config.name}", logger=log)
+        # Messages Telegram took whose bookkeeping waits for the database: nothing new is claimed
+        # meanwhile, so an expired lease of one of them is never taken and sent again here.
+        self._unrecorded: set[int] = set()
         self.on_idle: Callable[[], None] | None = None  # tests: called when nothing is due
 
     # ------------------------------------------------------------------ the loop
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, final: asyncio.Event | None = None) -> None:
+        """Deliver until `stop`. When `final` is given and not set as the loop ends (the sending
+        lock was lost, not the process stopping), sends in flight go on (their bookkeeping
+        waits for the database) and `close()` finishes them later."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         log.info(
@@ -115,7 +123,7 @@ class DeliveryWorker:
             while not stop.is_set():
                 await self._ensure_listener(loop.time())
                 self._wake.clear()
-                free = cfg.max_in_flight - len(self._tasks)
+                free = 0 if self._unrecorded else cfg.max_in_flight - len(self._tasks)
                 leased = await self._claim(free)
                 for message in leased:
                     task = asyncio.create_task(self._deliver(message), name=f"deliver-{message.id}")
@@ -123,34 +131,44 @@ class DeliveryWorker:
                     task.add_done_callback(self._finished)
                 if free > 0 and len(leased) == free:
                     continue  # there may be more due right now
-                if len(self._tasks) >= cfg.max_in_flight:
+                if len(self._tasks) >= cfg.max_in_flight or self._unrecorded:
                     timeout: float = cfg.poll_interval  # a finished send wakes us
                 else:
                     timeout = await self._idle_timeout()
                     if not self._tasks and timeout >= cfg.poll_interval and self.on_idle:
                         self.on_idle()
+                if self._listener is None and self.listen is not None:
+                    timeout = min(timeout, max(0.05, self._listener_retry_at - loop.time()))
                 await self._sleep(stop, timeout)
         finally:
-            await self._shutdown()
+            if final is None or final.is_set():
+                await self.close()
+            else:
+                await self._close_listener()
 
     async def _claim(self, free: int) -> list[LeasedMessage]:
         if free <= 0:
             return []
         try:
-            return await queue.claim_batch(self.sessions, limit=free, lease_seconds=self.config.lease_seconds)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning("%s: cannot claim messages: %s", self.config.name, exc)
+            leased = await queue.claim_batch(self.sessions, limit=free, lease_seconds=self.config.lease_seconds)
+        except Exception as exc:  # the loop must survive the database going away
+            if is_outage(exc):
+                self.outages.failed(exc, "not sending")
+            else:
+                log.warning("%s: cannot claim messages: %s", self.config.name, exc)
             return []
-        except Exception as exc:  # SQLAlchemy wraps driver errors; the loop must survive a DB blip
-            log.warning("%s: cannot claim messages: %s", self.config.name, exc)
-            return []
+        self.outages.recovered()
+        return leased
 
     async def _idle_timeout(self) -> float:
         try:
             due = await queue.seconds_until_due(self.sessions)
         except Exception as exc:
-            log.warning("%s: cannot read the queue: %s", self.config.name, exc)
-            return min(5.0, self.config.poll_interval)
+            if is_outage(exc):
+                self.outages.failed(exc, "not sending")
+            else:
+                log.warning("%s: cannot read the queue: %s", self.config.name, exc)
+            return min(MAX_PAUSE, self.config.poll_interval)
         if due is None:
             return self.config.poll_interval
         # Due already but not claimed: another worker is taking it right now; look again shortly.
@@ -171,27 +189,41 @@ class DeliveryWorker:
             log.error("%s: delivery task crashed", self.config.name, exc_info=task.exception())
 
     async def _ensure_listener(self, now: float) -> None:
+        """LISTEN on its own connection; when that connection goes (the server restarted), the
+        loop is woken at once and listens again as soon as the database answers, rather than
+        waiting for the slow poll (a NOTIFY sent meanwhile is not lost: the claim after
+        listening again finds what it announced)."""
         if self.listen is None:
             return
         if self._listener is not None and not self._listener.is_closed():
             return
+        self._listener = None
         if now < self._listener_retry_at:
             return
-        self._listener_retry_at = now + 5.0
+        self._listener_retry_at = now + 1.0
         try:
             conn = await connect(self.listen)
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning(
-                "%s: LISTEN unavailable, polling every %.0f s: %s", self.config.name, self.config.poll_interval, exc
-            )
+            if is_outage(exc):
+                self.outages.failed(exc, "not sending")
+            else:
+                log.warning(
+                    "%s: LISTEN unavailable, polling every %.0f s: %s", self.config.name, self.config.poll_interval, exc
+                )
             return
+        conn.add_termination_listener(self._listener_lost)
         self._listener = conn
+        self._wake.set()  # what was queued while not listening is claimed now
+
+    def _listener_lost(self, *_: Any) -> None:
+        self._listener_retry_at = 0.0
+        self._wake.set()
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
-    async def _shutdown(self) -> None:
+    async def close(self) -> None:
         """Stop cleanly: let sends in flight finish, hand back what was leased but not sent."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.config.stop_grace)
@@ -201,9 +233,19 @@ class DeliveryWorker:
         for task, _ in leftover:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        unrecorded = sorted(self._unrecorded)
+        if unrecorded:
+            log.error(
+                "%s: stopped with messages %s sent but not recorded (the database is away): they may be sent again",
+                self.config.name,
+                unrecorded,
+            )
         if leftover:
             with contextlib.suppress(Exception):
-                await queue.release(self.sessions, [m for _, m in leftover])
+                await queue.release(self.sessions, [m for _, m in leftover if m.id not in self._unrecorded])
+        await self._close_listener()
+
+    async def _close_listener(self) -> None:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -232,18 +274,26 @@ class DeliveryWorker:
                 ids.append(sent.message_id)
                 done += 1
                 if done < len(steps):
-                    saved = await queue.save_progress(
-                        self.sessions,
+                    progress = {"_progress": {"done": done, "ids": ids, "note": note}}
+                    saved = await self._record(
                         message,
-                        progress={"_progress": {"done": done, "ids": ids, "note": note}},
-                        lease_seconds=self.config.lease_seconds,
+                        partial(
+                            queue.save_progress,
+                            self.sessions,
+                            message,
+                            progress=progress,
+                            lease_seconds=self.config.lease_seconds,
+                        ),
                     )
                     if not saved:
                         log.warning("%s: lost the lease of message %s mid-way", self.config.name, message.id)
                         return
         except _Outcome:
             return
-        if await queue.mark_sent(self.sessions, message, tg_message_id=ids[0], note=note):
+        recorded = await self._record(
+            message, partial(queue.mark_sent, self.sessions, message, tg_message_id=ids[0], note=note)
+        )
+        if recorded:
             self.stats.counts["sent"] += 1
         else:
             self.stats.counts["lease_lost"] += 1
@@ -331,12 +381,29 @@ class DeliveryWorker:
             error,
             delay,
         )
-        await queue.mark_retry(self.sessions, message, delay=delay, error=error, progress=progress)
+        await self._record(
+            message, partial(queue.mark_retry, self.sessions, message, delay=delay, error=error, progress=progress)
+        )
 
     async def _fail(self, message: LeasedMessage, reason: str, *, blocked: bool = False) -> None:
         self.stats.counts["failed"] += 1
         log.info("%s: message %s failed: %s", self.config.name, message.id, reason)
-        await queue.mark_failed(self.sessions, message, reason=reason, blocked=blocked)
+        await self._record(message, partial(queue.mark_failed, self.sessions, message, reason=reason, blocked=blocked))
+
+    async def _record(self, message: LeasedMessage, write: Callable[[], Awaitable[bool]]) -> bool:
+        """Write what Telegram answered; while the database is away, keep the answer and write it
+        when it is back (never send a message again because its bookkeeping failed)."""
+        try:
+            return await write()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self.outages.failed(exc, "keeping what Telegram answered")
+            self._unrecorded.add(message.id)
+        try:
+            return await wait_for_database(write, self.outages, doing="keeping what Telegram answered")
+        finally:
+            self._unrecorded.discard(message.id)
 
 
 def _markup(raw: dict[str, Any] | None) -> Any:

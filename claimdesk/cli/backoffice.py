@@ -18,6 +18,6 @@ async def handle(args: argparse.Namespace) -> int:
     from backoffice.server import serve
 
     settings = get_settings()
-    async with open_database(settings) as db:
+    async with open_database(settings, wait=True) as db:
         await run_parts(settings, db, [("back-office", serve)])
     return 0

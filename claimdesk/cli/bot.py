@@ -21,6 +21,6 @@ async def handle(args: argparse.Namespace) -> int:
     from bot.app import serve
 
     settings = get_settings()
-    async with open_database(settings) as db:
+    async with open_database(settings, wait=True) as db:
         await run_parts(settings, db, [("bot", serve)])
     return 0

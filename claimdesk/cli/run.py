@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from shared import migrate
+from shared.outage import first_line, is_outage
 from shared.runtime import Database, StartupError, open_database
 from shared.settings import Settings, get_settings
 from shared.staff.service import has_staff_users
@@ -37,20 +39,75 @@ def parts() -> list[tuple[str, Part]]:
     return [("back-office", serve_backoffice), ("bot", serve_bot), ("worker", run_worker)]
 
 
+# A part that failed is started again after a pause growing from 1 s to a minute; one that ran
+# for HEALTHY_AFTER seconds before failing starts again from the shortest pause.
+RESTART_FIRST = 1.0
+RESTART_MAX = 60.0
+HEALTHY_AFTER = 60.0
+
+
+def restart_delay(failures: int) -> float:
+    return min(RESTART_MAX, RESTART_FIRST * 2 ** max(0, failures - 1))
+
+
+async def supervise(name: str, part: Part, settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """Run one part until `stop`, starting it again when it fails.
+
+    Why restart rather than end the process: the parts are independent (customers can write to
+    the bot while the back-office is down, and the other way round), and what makes one fail at
+    run time (a database or network outage it did not ride out, a bug met by one input) passes;
+    a supervisor outside (systemd, Docker) would restart everything, dropping the healthy parts'
+    work in hand. A `StartupError` is different: a setting to fix (a port taken, a token Telegram
+    refuses) that no restart cures: it ends the whole process with its one line, exit 2.
+    """
+    loop = asyncio.get_running_loop()
+    failures = 0
+    while not stop.is_set():
+        started = loop.time()
+        try:
+            await part(settings, db, stop)
+        except StartupError:
+            raise
+        except Exception as exc:
+            if stop.is_set():
+                log.warning("%s: failed while stopping: %s", name, first_line(exc))
+                return
+            failures = 1 if loop.time() - started >= HEALTHY_AFTER else failures + 1
+            delay = restart_delay(failures)
+            # An outage is expected and said in one line; anything else gets its traceback once.
+            log.error(
+                "%s stopped (%s); starting it again in %.0f s",
+                name,
+                first_line(exc),
+                delay,
+                exc_info=None if is_outage(exc) else exc,
+            )
+        else:
+            if stop.is_set():
+                return
+            failures += 1
+            delay = restart_delay(failures)
+            log.error("%s ended on its own; starting it again in %.0f s", name, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+
+
 async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, Part]]) -> None:
-    """Run the parts side by side; the first to fail, or a signal, stops them all."""
+    """Run the parts side by side until a signal, each under `supervise` (a failed part is started
+    again, the others go on); a StartupError in any part stops them all and is raised."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(part(settings, db, stop), name=name) for name, part in selected]
+    tasks = [asyncio.create_task(supervise(name, part, settings, db, stop), name=name) for name, part in selected]
     try:
-        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        for task in tasks:
-            if task in done and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        await asyncio.gather(*tasks)
+        # Every part stops on `stop` (the requests and updates in hand finish); then the first
+        # StartupError, if a part ended with one, is the process's one line.
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                raise result
     finally:
         stop.set()
         for task in tasks:
@@ -96,7 +153,7 @@ async def tell_about_first_admin(settings: Settings, db: Database) -> None:
 async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_sandbox_port(settings)
-    async with open_database(settings) as db:
+    async with open_database(settings, wait=True) as db:
         if not args.no_migrate:
             await migrate.upgrade(db.url)
         await tell_about_first_admin(settings, db)

@@ -35,6 +35,6 @@ async def handle(args: argparse.Namespace) -> int:
     async def part(settings, db, stop):  # type: ignore[no-untyped-def]
         await run_worker(settings, db, stop, config=config, sweep=not args.no_sweep)
 
-    async with open_database(settings) as db:
+    async with open_database(settings, wait=True) as db:
         await run_parts(settings, db, [("worker", part)])
     return 0

@@ -3,10 +3,15 @@ back-office's cached downloads from Telegram), and removing it for good while th
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
-from collections.abc import Iterable
+import os
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from shared.enums import FileRemoval
 from shared.interactions.models import Attachment
@@ -16,6 +21,32 @@ log = logging.getLogger(__name__)
 
 def files_dir(data_dir: Path) -> Path:
     return (data_dir / "files").resolve()
+
+
+class StorageFull(Exception):
+    """The disk that keeps the attachments is full (or its quota used up): nothing was written."""
+
+
+@contextlib.contextmanager
+def new_file(target: Path) -> Iterator[BinaryIO]:
+    """Write a new file under the files folder: under a temporary name, renamed when complete (a
+    reader sees the whole file or none). When the disk is full the partial file is removed and
+    `StorageFull` raised, so that the caller can say so plainly (and nothing half-written stays)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    try:
+        with partial.open("wb") as out:
+            yield out
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("the attachments' disk is full: cannot write %s (%s)", target.name, exc.strerror)
+            raise StorageFull(str(target.parent)) from exc
+        raise
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def forget_file(attachment: Attachment, *, reason: FileRemoval, at: datetime) -> str | None:

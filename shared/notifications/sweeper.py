@@ -41,6 +41,7 @@ from shared.errors import DomainError
 from shared.interactions.attachment_files import delete_files, files_dir, files_on_disk, forget_file
 from shared.interactions.models import Attachment, Interaction
 from shared.notifications import flows
+from shared.outage import OutageLog, is_outage
 from shared.outbox.models import OutboxMessage
 from shared.outbox.queue import release_expired_leases
 from shared.settings import get_settings
@@ -284,14 +285,19 @@ async def run_sweeper(
     except Exception:  # at worst those claims are reminded or alerted once more
         log.exception("adopting outbox markers failed")
     forgotten_at = float("-inf")
+    outages = OutageLog("sweeper", logger=log)
     while not stop.is_set():
         try:
             # The old update ids are found by a scan of their table: once an hour is enough.
             forget = time.monotonic() - forgotten_at >= FORGET_UPDATES_EVERY
             await sweep_once(sessions, forget_updates=forget, expire_files=forget)
+            outages.recovered()
             if forget:
                 forgotten_at = time.monotonic()
-        except Exception:  # a failed sweep is retried next time; the worker keeps delivering
-            log.exception("sweep failed")
+        except Exception as exc:  # a failed sweep is retried next time; the worker keeps delivering
+            if is_outage(exc):
+                outages.failed(exc, "sweeping again")  # once per outage, not once a minute
+            else:
+                log.exception("sweep failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

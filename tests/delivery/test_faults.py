@@ -3,6 +3,7 @@ customer received and what is stored on the interaction (and the outbox row)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn
 from shared.outbox.models import OutboxMessage
 from tests.delivery.conftest import claim_for, running_worker, staff_reply, wait_until
+from tests.delivery.test_concurrency import _check_chats, _queue, _statuses
 
 
 async def _interaction(db, interaction_id: int) -> Interaction:
@@ -258,3 +260,34 @@ async def test_the_first_response_is_the_first_reply_that_reached_the_customer(
         stored = await session.get_one(Claim, claim.id)
     assert stored.first_response_at == box.sent_at  # the delivery time, not the time it was queued
     assert stored.first_response_at > row.occurred_at
+
+
+async def test_a_minute_of_5xx_and_timeouts_loses_and_duplicates_nothing(
+    db, emu: BotApiEmulator, database_url: str
+) -> None:
+    """Telegram answering 500, 502 and timing out (not executing the call) for a while, then back:
+    every message arrives once, in its chat's order. A minute at the worker's default backoff
+    (from 2 s); here a tenth of both, 6 s from 0.2 s, with the default number of attempts."""
+    chats, per_chat = 10, 3
+    for chat in range(73_000, 73_000 + chats):
+        emu.user(chat, "U")
+    kinds = ("500", "502", "timeout")
+    for n in range(3_000):
+        emu.faults.inject(method="sendMessage", kind=kinds[n % 3], hold=1.0)
+    async with running_worker(
+        db, emu, database_url, timeout=0.5, backoff_base=0.2, backoff_max=90.0, max_attempts=8,
+        total_per_second=1000, chat_interval=0.001,
+    ) as worker:  # fmt: skip
+        await _queue(db, chats=chats, per_chat=per_chat, first_chat=73_000)
+        await asyncio.sleep(6)
+        assert worker.stats["transient"] >= chats  # every chat met the outage
+        emu.faults.clear()
+        await wait_until(lambda: _all_sent(db, chats * per_chat), timeout=40)
+        await asyncio.sleep(0.5)
+    copies = _check_chats(emu, chats=chats, per_chat=per_chat, first_chat=73_000)
+    assert set(copies.values()) == {1}
+    assert (await _statuses(db)) == {"sent": chats * per_chat}
+
+
+async def _all_sent(db, n: int) -> bool:
+    return (await _statuses(db)).get("sent", 0) == n
