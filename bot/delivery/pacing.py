@@ -1,4 +1,9 @@
-"""Telegram's limits on the sending side: 30 messages/s in total, 1/s per chat (aiolimiter).
+"""Telegram's limits on the sending side: 30 messages/s in total, 1/s per chat, and about 20 a
+minute into one group (aiolimiter).
+
+A group (a negative chat id: the staff group and its topics) is its own lane: its chat limiters
+run at `group_interval` (3 s: 20 a minute) instead of `chat_interval`, so its queue waits there,
+holding no global slot, and the customers' private chats never wait behind it.
 
 A send takes three leaky buckets in turn:
   1. the chat's gate: the chat had its previous turn at least one interval ago;
@@ -20,13 +25,21 @@ PRUNE_AT = 5_000
 
 
 class Pacer:
-    def __init__(self, *, total_per_second: float = 30, chat_interval: float = 1.0, total_burst: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        total_per_second: float = 30,
+        chat_interval: float = 1.0,
+        total_burst: int = 10,
+        group_interval: float = 3.0,
+    ) -> None:
         # Rate `total_per_second`, bucket of `total_burst`: Telegram (and the emulator) allow a burst
         # of 30, but they count at arrival, and the first requests of a burst arrive late (new
         # connections); a smaller bucket keeps that skew inside their allowance, for ~0.7 s of head start.
         burst = max(1, min(total_burst, int(total_per_second)))
         self.total = AsyncLimiter(burst, burst / total_per_second)
         self.chat_interval = chat_interval
+        self.group_interval = group_interval
         self._gates: dict[int, AsyncLimiter] = {}
         self._sends: dict[int, AsyncLimiter] = {}
         self._waiting: Counter[int] = Counter()  # turns in progress per chat: their limiters are kept
@@ -38,7 +51,8 @@ class Pacer:
                 # Chats whose bucket has drained hold no state worth keeping.
                 for key in [k for k, v in table.items() if v.has_capacity() and k not in self._waiting]:
                     del table[key]
-            limiter = table[chat_id] = AsyncLimiter(1, self.chat_interval)
+            interval = self.group_interval if chat_id < 0 else self.chat_interval
+            limiter = table[chat_id] = AsyncLimiter(1, interval)
         return limiter
 
     async def turn(self, chat_id: int) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.interactions.service import response_delivered
 from shared.outbox.service import NOTIFY_CHANNEL
+from shared.topics.posts import delivery_failed
 
 UNFINISHED = ("pending", "sending")
 
@@ -228,6 +229,7 @@ async def mark_failed(
                 ),
                 {"iid": interaction_id, "reason": reason},
             )
+            await delivery_failed(session, interaction_id=interaction_id, reason=reason)  # said in its topic
         if blocked:
             await session.execute(
                 text(
