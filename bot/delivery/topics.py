@@ -206,9 +206,14 @@ class TopicSender:
             return sent.message_id, f"copy refused ({exc.message}): sent as stored"
 
     async def _flat(self, message: LeasedMessage, state: TopicState) -> tuple[int | None, str | None]:
-        """No topics in the group: today's flat notifications (the new claim's card); the rest of a
-        claim's topic traffic has nowhere to go and is recorded as skipped."""
-        if message.payload["op"] != "open":
+        """No topics in the group: today's flat notifications (a new claim, a dispute, a low rating,
+        an overdue claim); the rest of a claim's topic traffic has nowhere to go and is skipped."""
+        payload = message.payload
+        if payload["op"] == "open":
+            text = str(payload.get("flat_text") or state.card_text)
+        elif payload["op"] == "post" and payload.get("flat"):
+            text = str(payload.get("text") or "")
+        else:
             return None, "no topics in the staff group: not posted"
-        sent = await self._send_text(state.chat_id, None, state.card_text, state.card_markup, claim_id=state.claim_id)
+        sent = await self._send_text(state.chat_id, None, text, None, claim_id=state.claim_id)
         return sent.message_id, "posted flat: no topics in the staff group"

@@ -94,7 +94,7 @@ async def queue_staff_message(
     if chat_id is None:
         return None
     if claim_id is not None:
-        in_topic = await post_in_topic(session, claim_id=claim_id, text=text)
+        in_topic = await post_in_topic(session, claim_id=claim_id, text=text, flat_too=True, kind=kind)
         if in_topic is not None:
             return in_topic
     payload: dict[str, Any] = {"text": text, "parse_mode": PARSE_MODE, "kind": kind}
@@ -140,22 +140,18 @@ async def on_registered(session: AsyncSession, *, claim: Claim, actor: Actor) ->
         await queue_customer_message(session, claim=claim, text=text, kind="acknowledged", customer=customer)
     if claim.registered_at < utcnow() - STAFF_NEWS_WINDOW:
         return  # a back-dated registration (demo data, a late entry) is not news for the staff chat
-    if await open_topic(session, claim=claim):
-        return  # its topic's card is the news (shared/topics/posts.py)
     st = _staff_t()
-    await queue_staff_message(
-        session,
-        text=st(
-            "delivery.staff.new_claim",
-            number=esc(claim.number),
-            channel=st(f"channel.{claim.channel}"),
-            customer=esc(customer.name or customer.phone or customer.id),
-            subject=esc(claim.subject),
-            link=claim_link(settings, claim.id),
-        ),
-        kind="staff_new_claim",
-        claim_id=claim.id,
+    news = st(
+        "delivery.staff.new_claim",
+        number=esc(claim.number),
+        channel=st(f"channel.{claim.channel}"),
+        customer=esc(customer.name or customer.phone or customer.id),
+        subject=esc(claim.subject),
+        link=claim_link(settings, claim.id),
     )
+    if await open_topic(session, claim=claim, flat_text=news):
+        return  # its topic's card is the news (shared/topics/posts.py)
+    await queue_staff_message(session, text=news, kind="staff_new_claim", claim_id=claim.id)
 
 
 async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimStatus, actor: Actor) -> None:

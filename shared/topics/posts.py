@@ -65,15 +65,16 @@ async def _enqueue(session: AsyncSession, chat_id: int, claim_id: int, op: str, 
     )
 
 
-async def open_topic(session: AsyncSession, *, claim: Claim) -> bool:
-    """A new claim gets its topic; False when topics are off (the caller posts flat instead)."""
+async def open_topic(session: AsyncSession, *, claim: Claim, flat_text: str) -> bool:
+    """A new claim gets its topic; False when topics are off (the caller posts `flat_text` itself).
+    Should the group refuse topics when the worker tries, it posts `flat_text` instead."""
     chat_id = staff_chat_id()
     if chat_id is None or not await topics_enabled(session):
         return False
     if await _topic_of(session, claim.id) is None:
         session.add(ClaimTopic(claim_id=claim.id, chat_id=chat_id))
         await session.flush()
-    await _enqueue(session, chat_id, claim.id, "open")
+    await _enqueue(session, chat_id, claim.id, "open", flat_text=flat_text)
     return True
 
 
@@ -85,15 +86,25 @@ async def sync_topic(session: AsyncSession, *, claim_id: int) -> None:
 
 
 async def post_in_topic(
-    session: AsyncSession, *, claim_id: int, text: str, reply_markup: dict[str, Any] | None = None
+    session: AsyncSession,
+    *,
+    claim_id: int,
+    text: str,
+    reply_markup: dict[str, Any] | None = None,
+    flat_too: bool = False,
+    kind: str | None = None,
 ) -> OutboxMessage | None:
-    """An HTML text of the desk in the claim's topic; None when the claim has no topic."""
+    """An HTML text of the desk in the claim's topic; None when the claim has no topic.
+    `flat_too`: news the staff chat got before topics (a dispute, a low rating, an overdue claim),
+    posted flat should the group refuse topics; the rest of a topic's traffic is not."""
     topic = await _topic_of(session, claim_id)
     if topic is None:
         return None
-    extra: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    extra: dict[str, Any] = {"text": text, "parse_mode": "HTML", "flat": flat_too}
     if reply_markup:
         extra["reply_markup"] = reply_markup
+    if kind:
+        extra["kind"] = kind  # what the message is about, as on every staff chat row (the sweeper's markers)
     return await _enqueue(session, topic.chat_id, claim_id, "post", **extra)
 
 

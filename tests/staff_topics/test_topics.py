@@ -347,6 +347,7 @@ async def test_without_forum_rights_the_desk_posts_flat_and_says_why_once(
     flat = group.sent()
     assert [m.message_thread_id for m in flat] == [None, None]
     assert first.number in (flat[0].content or "") and second.number in (flat[1].content or "")
+    assert all("Новая претензия" in (m.content or "") for m in flat)  # today's flat notification
     assert state.forum is False and "not enough rights" in (state.reason or "")
     said = [r for r in caplog.records if "no forum topics" in r.getMessage()]
     assert len(said) == 1
