@@ -131,7 +131,7 @@ GROUP_INTERVAL = 3.0  # Telegram: about 20 messages a minute into one group
 async def topics_phase(emu, url: str, args: argparse.Namespace) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Runs in this process what the bot would: the services that store a customer's message and a
     staff member's topic message (the worker, a child process, does every Telegram call)."""
-    from sqlalchemy import select
+    from sqlalchemy import select, text
 
     from shared.actors import Actor
     from shared.claims.service import NewClaim, register_claim
@@ -170,8 +170,16 @@ async def topics_phase(emu, url: str, args: argparse.Namespace) -> dict[str, flo
                 actor=Actor.customer(customer.id),
             )
             claim_ids.append(claim.id)
-    # Set-up (not measured): each claim's topic and card, 2 posts a claim at the group's pace.
-    await emu.world.wait_for(lambda: len(group.sent()) >= 2 * args.claims, timeout=args.claims * 8 + 60)
+    # Set-up (not measured): each claim's topic and its card, at the group's pace.
+    try:
+        await emu.world.wait_for(lambda: len(group.sent()) >= args.claims, timeout=args.claims * 8 + 60)
+    except TimeoutError:
+        async with sessions() as session:
+            rows = await session.execute(
+                text("SELECT status, method, last_error, count(*) FROM outbox_message GROUP BY 1, 2, 3")
+            )
+            print("set-up did not finish; the outbox:", rows.all(), "posts:", len(group.sent()))
+        raise
     async with sessions() as session:
         rows = await session.execute(select(ClaimTopic.claim_id, ClaimTopic.thread_id))
         thread_of = dict(rows.all())
