@@ -53,6 +53,8 @@ async def topics_enabled(session: AsyncSession) -> bool:
 
 
 async def _topic_of(session: AsyncSession, claim_id: int) -> ClaimTopic | None:
+    if staff_chat_id() is None:
+        return None  # no staff group: no query on the bot's path for every message
     return await session.get(ClaimTopic, claim_id)
 
 

@@ -25,6 +25,7 @@ from shared.outbox.models import OutboxMessage
 from shared.staff.models import StaffUser
 from shared.topics.models import ClaimTopic, StaffGroup
 from tests.bot.conftest import eventually
+from tests.factories import make_catalogs
 from tests.staff_topics.conftest import Desk, filed_claim, linked_staff, running_desk
 
 T = get_translator("ru")  # the staff group speaks DEFAULT_LANGUAGE
@@ -352,3 +353,26 @@ async def test_without_forum_rights_the_desk_posts_flat_and_says_why_once(
     said = [r for r in caplog.records if "no forum topics" in r.getMessage()]
     assert len(said) == 1
     assert [i.text for i in stored] == ["The kettle arrived broken", "still waiting"]  # nothing lost
+
+
+async def test_reason_and_department_are_chosen_from_the_topic(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], database_url: str, group: GroupDriver
+) -> None:
+    await linked_staff(db, 5006, name="Nora")
+    async with db.begin() as session:
+        department, _, reason = await make_catalogs(session)
+    async with running_desk(emu, db, database_url, group) as desk:
+        _, claim = await filed_claim(db, emu, 8112)
+        topic = await topic_of(desk, claim)
+        card, _ = await posts_in(desk, topic.thread_id, 2)
+        nora = group.member(5006, "Nora").in_topic(topic.thread_id)
+        await nora.press(card, text=T("topics.button.reason"))
+        reasons = (await posts_in(desk, topic.thread_id, 3))[-1]
+        await nora.press(reasons, text=reason.name)
+        await nora.press(card, text=T("topics.button.department"))
+        departments = (await posts_in(desk, topic.thread_id, 4))[-1]
+        await nora.press(departments, text=department.name)
+        done = await eventually(
+            db, lambda s: s.get(Claim, claim.id, populate_existing=True), lambda c: c.culprit_department_id is not None
+        )
+    assert done is not None and (done.reason_id, done.culprit_department_id) == (reason.id, department.id)
