@@ -71,7 +71,7 @@ class TopicSender:
                 if thread_id is None:
                     return await self._flat(message, await self._state(claim_id))
                 if message.payload["op"] == "open":
-                    return thread_id, None  # the card went with the topic
+                    return None, None  # the card went with the topic (if it had to be created)
                 return await self._do(message, state, thread_id)
             except _TopicGone:
                 state = await self._state(claim_id)
