@@ -198,6 +198,19 @@ async def topics_phase(emu, url: str, args: argparse.Namespace) -> dict[str, flo
         (i * span / args.texts, "text", i % args.claims, i) for i in range(args.texts)
     ] + [(j * span / args.answers + 0.2, "answer", (j * 7) % args.claims, j) for j in range(args.answers)]
     events.sort()
+    latency: dict[str, float] = {}
+
+    async def watch_customers() -> None:
+        """How long each answer took to reach its customer, seen every 50 ms while it runs."""
+        while True:
+            now = loop.time()
+            for k in answers:
+                for m in emu.sent(users[k].id):
+                    if m.text in answered_at and m.text not in latency:
+                        latency[m.text] = now - answered_at[m.text]
+            await asyncio.sleep(0.05)
+
+    watcher = asyncio.create_task(watch_customers())
     for at, kind, k, n in events:
         delay = started + at - loop.time()
         if delay > 0:
@@ -249,18 +262,9 @@ async def topics_phase(emu, url: str, args: argparse.Namespace) -> dict[str, flo
             sum(1 for m in emu.sent(users[k].id) if (m.text or "") in answers[k]) >= len(answers[k]) for k in answers
         )
 
-    latency: dict[str, float] = {}
-
-    def watch() -> bool:
-        now = loop.time()
-        for k in answers:
-            for m in emu.sent(users[k].id):
-                if m.text in answered_at and m.text not in latency:
-                    latency[m.text] = now - answered_at[m.text]
-        return customers_served()
-
     with contextlib.suppress(TimeoutError):
-        await emu.world.wait_for(watch, timeout=120)
+        await emu.world.wait_for(customers_served, timeout=120)
+    watcher.cancel()
     with contextlib.suppress(TimeoutError):
         await emu.world.wait_for(drained, timeout=args.texts * GROUP_INTERVAL + 60)
     drain = loop.time() - started
@@ -277,7 +281,7 @@ async def topics_phase(emu, url: str, args: argparse.Namespace) -> dict[str, flo
     # The floor the group's limit sets, however well texts are combined: every claim's last text
     # needs a post after it arrived, and the group takes one post per GROUP_INTERVAL.
     lasts = sorted(last_text_at.values())
-    floor = max((at + (len(lasts) - i) * GROUP_INTERVAL for i, at in enumerate(lasts)), default=0.0)
+    floor = max((at + (len(lasts) - 1 - i) * GROUP_INTERVAL for i, at in enumerate(lasts)), default=0.0)
     return {
         "drain": drain,
         "sent_span": sent_all - started,
