@@ -86,7 +86,12 @@ def create_dispatcher(
     replies = dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
     errors = ErrorPolicy(sessions, replies, webhook=webhook, default_language=settings.default_language)
     transactions = UpdateTransactionMiddleware(
-        sessions, isolation, errors, webhook=webhook, transactions=settings.db_pool_size
+        sessions,
+        isolation,
+        errors,
+        webhook=webhook,
+        transactions=settings.db_pool_size,
+        staff_chat_id=settings.staff_chat_id,
     )
     dp.update.outer_middleware(transactions)
     dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))

@@ -34,7 +34,7 @@ from aiogram.types import TelegramObject, Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.errors import ErrorPolicy, RedeliverUpdate, is_outage, is_private
+from bot.errors import ErrorPolicy, RedeliverUpdate, is_outage, is_private, update_chat
 from bot.update_scope import UpdateScope, current_scope
 from shared.bot_state.service import claim_update, lock_chat
 from shared.customers.telegram import customer_for_telegram_user
@@ -56,8 +56,10 @@ class UpdateTransactionMiddleware(BaseMiddleware):
         webhook: bool,
         transactions: int = 10,
         outage_backoff: BackoffConfig = OUTAGE_BACKOFF,
+        staff_chat_id: int | None = None,
     ) -> None:
         self.sessions = sessions
+        self.staff_chat_id = staff_chat_id  # the staff group: its updates go to the group router
         self.isolation = isolation
         self.errors = errors
         self.webhook = webhook
@@ -142,7 +144,7 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                     if not await claim_update(session, update_id=update.update_id):
                         log.info("update %s was handled before; skipped", update.update_id)
                         return None, scope
-                    if not is_private(update):
+                    if not is_private(update) and not self._from_staff_group(update):
                         # The customers' bot talks in private chats only: a group must never
                         # become where a customer's claims are sent. Recorded as handled.
                         log.info("update %s from a non-private chat; ignored", update.update_id)
@@ -155,6 +157,10 @@ class UpdateTransactionMiddleware(BaseMiddleware):
                 return result, scope
             finally:
                 current_scope.reset(token)
+
+    def _from_staff_group(self, update: Update) -> bool:
+        chat = update_chat(update)
+        return chat is not None and self.staff_chat_id is not None and chat.id == self.staff_chat_id
 
     async def finish(self) -> None:
         """Wait for the updates being handled (the dispatcher's shutdown): each commits (in webhook
@@ -183,7 +189,9 @@ class CustomerMiddleware(BaseMiddleware):
         context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
         user = context.user if context else None
         session: AsyncSession | None = data.get("session")
-        if user is None or user.is_bot or session is None:
+        in_group = context is not None and context.chat is not None and context.chat.type != "private"
+        if user is None or user.is_bot or session is None or in_group:
+            # The staff group (the only group the bot handles) has staff in it, not customers.
             data["t"] = get_translator(self.default_language)
             return await handler(event, data)
         customer = await customer_for_telegram_user(

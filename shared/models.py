@@ -11,6 +11,7 @@ from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
 from shared.replies.models import ReplyTemplate
 from shared.staff.models import ApiToken, StaffSession, StaffUser
+from shared.topics.models import ClaimTopic, StaffGroup
 
 __all__ = [
     "ApiToken",
@@ -20,6 +21,7 @@ __all__ = [
     "Claim",
     "ClaimEvent",
     "ClaimNumberCounter",
+    "ClaimTopic",
     "Customer",
     "CustomerEvent",
     "Department",
@@ -32,6 +34,7 @@ __all__ = [
     "ProcessedUpdate",
     "Reason",
     "ReplyTemplate",
+    "StaffGroup",
     "StaffSession",
     "StaffUser",
 ]

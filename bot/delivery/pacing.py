@@ -1,4 +1,9 @@
-"""Telegram's limits on the sending side: 30 messages in any second in total, 1 a second per chat.
+"""Telegram's limits on the sending side: 30 messages in any second in total, 1 a second per chat,
+and about 20 a minute into one group.
+
+A group (a negative chat id: the staff group and its topics) is its own lane: its chat limiters
+run at `group_interval` (3 s: 20 a minute) instead of `chat_interval`, so its queue waits at its
+gate, holding no global slot, and the customers' private chats never wait behind it.
 
 Telegram counts at arrival, and (as an independent strict counter does) over a sliding second:
 a leaky bucket with a burst, which this module used before, lets a burst and a full second's rate
@@ -47,12 +52,20 @@ def paced_limit(total_per_second: float, margin: float = MARGIN) -> int:
 
 
 class Pacer:
-    def __init__(self, *, total_per_second: float = 30, chat_interval: float = 1.0, margin: float = MARGIN) -> None:
+    def __init__(
+        self,
+        *,
+        total_per_second: float = 30,
+        chat_interval: float = 1.0,
+        margin: float = MARGIN,
+        group_interval: float = 3.0,
+    ) -> None:
         self.total_item = RateLimitItemPerSecond(paced_limit(total_per_second, margin), 1)
         # One key: the memory storage's timers are per key (see bot/throttle.py for why not per chat).
         self.total = MovingWindowRateLimiter(MemoryStorage())
         self.spacing = AsyncLimiter(1, 1 / (total_per_second * (1 - margin)))
         self.chat_interval = chat_interval
+        self.group_interval = group_interval
         self._gates: dict[int, AsyncLimiter] = {}
         self._sends: dict[int, AsyncLimiter] = {}
         self._waiting: Counter[int] = Counter()  # turns in progress per chat: their limiters are kept
@@ -64,7 +77,8 @@ class Pacer:
                 # Chats whose bucket has drained hold no state worth keeping.
                 for key in [k for k, v in table.items() if v.has_capacity() and k not in self._waiting]:
                     del table[key]
-            limiter = table[chat_id] = AsyncLimiter(1, self.chat_interval)
+            interval = self.group_interval if chat_id < 0 else self.chat_interval
+            limiter = table[chat_id] = AsyncLimiter(1, interval)
         return limiter
 
     async def _global_slot(self) -> None:

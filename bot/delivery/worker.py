@@ -35,11 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.pacing import Pacer
 from bot.delivery.render import Step, plan_steps, to_plain
+from bot.delivery.topics import TopicSender
 from shared.db import DatabaseConfig, connect
 from shared.outage import MAX_PAUSE, OutageLog, is_outage, wait_for_database
 from shared.outbox import queue
 from shared.outbox.queue import LeasedMessage
 from shared.outbox.service import NOTIFY_CHANNEL
+from shared.topics.posts import LANE as TOPIC_LANE
 
 log = logging.getLogger("claimdesk.delivery")
 
@@ -59,6 +61,8 @@ class WorkerConfig:
     total_per_second: float = 30.0
     # Telegram's 1 message/s per chat, measured at arrival: a little margin absorbs network jitter.
     chat_interval: float = 1.02
+    # Telegram's ~20 messages a minute into one group (the staff group's topics), with the same margin.
+    group_interval: float = 3.06
     max_attempts: int = 8  # network errors, 5xx and timeouts; then the message fails
     backoff_base: float = 2.0
     backoff_max: float = 900.0
@@ -96,8 +100,10 @@ class DeliveryWorker:
         self.pacer = pacer or Pacer(
             total_per_second=self.config.total_per_second,
             chat_interval=self.config.chat_interval,
+            group_interval=self.config.group_interval,
         )
         self.stats = WorkerStats()
+        self.topics = TopicSender(sessions, bot=bot, pacer=self.pacer, counts=self.stats.counts)
         self._wake = asyncio.Event()
         self._tasks: dict[asyncio.Task[None], LeasedMessage] = {}
         self._listener: asyncpg.Connection | None = None
@@ -257,6 +263,9 @@ class DeliveryWorker:
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread, never immediate
 
     async def _deliver(self, message: LeasedMessage) -> None:
+        if message.payload.get("lane") == TOPIC_LANE:
+            await self._deliver_topic(message)
+            return
         progress = dict(message.payload.get("_progress") or {})
         done = int(progress.get("done", 0))
         ids: list[int] = list(progress.get("ids", []))
@@ -298,6 +307,31 @@ class DeliveryWorker:
         else:
             self.stats.counts["lease_lost"] += 1
             log.warning("%s: message %s was sent but its lease had been taken over", self.config.name, message.id)
+
+    async def _deliver_topic(self, message: LeasedMessage) -> None:
+        """A row of the staff group's topics (bot/delivery/topics.py), under the same error policy."""
+        try:
+            mid, note = await self.topics.deliver(message)
+        except TelegramRetryAfter as exc:
+            self.stats.counts["rate_limited"] += 1
+            await self._retry(message, exc.retry_after, f"429: retry after {exc.retry_after} s", {})
+            return
+        except TRANSIENT as exc:
+            self.stats.counts["transient"] += 1
+            what = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+            if message.attempt >= self.config.max_attempts:
+                await self._fail(
+                    message, f"Telegram did not take the message after {message.attempt} attempts ({what})"
+                )
+            else:
+                await self._retry(message, self._backoff(message.attempt), what, {})
+            return
+        except TelegramAPIError as exc:
+            await self._fail(message, f"Telegram refused the message: {exc.message}")
+            return
+        if await queue.mark_sent(self.sessions, message, tg_message_id=mid, note=note):
+            self.stats.counts["sent"] += 1
+            self.stats.counts["topic_sent"] += 1
 
     async def _send_step(
         self, message: LeasedMessage, step: Step, *, done: int, ids: list[int]

@@ -6,8 +6,9 @@ restarts can build several dispatchers in one process) or a module-level `router
 one dispatcher only). Handlers receive `session` (the update's transaction), `customer`, `t`
 (the customer's translator), `state` (FSM) and `replies` (the throttle for unsolicited replies).
 
-Order matters: command and wizard routers first, feature routers next, and `messages`, the
-catch-all that stores every other message as an interaction, always last.
+Order matters: the staff group's router first (it takes all of that group), command and wizard
+routers next, feature routers next, and `messages`, the catch-all that stores every other
+message as an interaction, always last.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import importlib
 from aiogram import Router
 
 ROUTERS: tuple[str, ...] = (
+    "bot.routers.staff_group",  # every update of the staff group (STAFF_CHAT_ID): its topics
     "bot.routers.start",  # /start (with deep link) and the menu
     "bot.routers.help",  # /help
     "bot.routers.lang",  # /lang

@@ -23,6 +23,7 @@ from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, NotFound
 from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.topics.posts import mirror_interaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,8 @@ async def attach_to_claim(
             )
         ).all()
     )
+    for moved in (await session.scalars(select(Interaction).where(Interaction.id.in_(ids)))).all():
+        await mirror_interaction(session, interaction=moved)  # now on a claim: into its topic
     if ids:
         await log_claim_event(
             session,

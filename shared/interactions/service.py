@@ -24,6 +24,7 @@ from shared.interactions.models import Attachment, Interaction
 from shared.live import notify_live
 from shared.outbox.service import enqueue
 from shared.text_limits import LONG_TEXT
+from shared.topics.posts import mirror_interaction
 
 
 def answers_the_customer(*, by_staff: bool, direction: Direction, channel: InteractionChannel) -> bool:
@@ -221,6 +222,8 @@ async def log_interaction(
         )
     if customer_id is not None:
         await notify_live(session, kind="message", customer_id=customer_id, claim_id=claim_id)
+    if claim is not None:
+        await mirror_interaction(session, interaction=interaction)  # into the claim's staff topic, if any
     return interaction, True
 
 
@@ -232,9 +235,11 @@ async def reply_to_customer(
     text: str,
     author_id: int | None,
     attachments: Sequence[AttachmentIn] = (),
+    telegram: TelegramRef | None = None,
 ) -> Interaction:
     """A staff answer sent through the bot: an outbound interaction queued for delivery, and the
-    outbox message that delivers it, in the same transaction."""
+    outbox message that delivers it, in the same transaction. `telegram`: the staff member wrote it
+    in the claim's topic (that message, stored once: a redelivered update queues nothing again)."""
     claim = await session.get(Claim, claim_id)
     if claim is None:
         raise NotFound("claim", claim_id)
@@ -243,7 +248,7 @@ async def reply_to_customer(
     customer = await session.get_one(Customer, claim.customer_id)
     if customer.telegram_chat_id is None:
         raise InvalidValue("channel", "the customer has no Telegram chat; record a call or an e-mail instead")
-    interaction, _ = await log_interaction(
+    interaction, created = await log_interaction(
         session,
         actor=actor,
         direction=Direction.OUTBOUND,
@@ -253,7 +258,10 @@ async def reply_to_customer(
         author_id=author_id,
         attachments=attachments,
         delivery_state=DeliveryState.QUEUED,
+        telegram=telegram,
     )
+    if not created:
+        return interaction  # that topic message was queued for the customer before
     await enqueue(
         session,
         chat_id=customer.telegram_chat_id,

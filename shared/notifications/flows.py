@@ -28,6 +28,7 @@ from shared.outbox.service import enqueue
 from shared.plans.models import PlanItem
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
+from shared.topics.posts import open_topic, post_in_topic, sync_topic
 
 PARSE_MODE = "HTML"
 LOW_RATING = 2  # ratings 1-2 are shown to staff at once
@@ -87,10 +88,15 @@ async def queue_customer_message(
 async def queue_staff_message(
     session: AsyncSession, *, text: str, kind: str, claim_id: int | None = None
 ) -> OutboxMessage | None:
-    """A post in the staff chat (STAFF_CHAT_ID); nothing when it is not configured."""
+    """A post in the staff chat (STAFF_CHAT_ID); nothing when it is not configured. News of a
+    claim with a topic goes into its topic."""
     chat_id = get_settings().staff_chat_id
     if chat_id is None:
         return None
+    if claim_id is not None:
+        in_topic = await post_in_topic(session, claim_id=claim_id, text=text, flat_too=True, kind=kind)
+        if in_topic is not None:
+            return in_topic
     payload: dict[str, Any] = {"text": text, "parse_mode": PARSE_MODE, "kind": kind}
     if claim_id is not None:
         payload["claim_id"] = claim_id
@@ -135,25 +141,24 @@ async def on_registered(session: AsyncSession, *, claim: Claim, actor: Actor) ->
     if claim.registered_at < utcnow() - STAFF_NEWS_WINDOW:
         return  # a back-dated registration (demo data, a late entry) is not news for the staff chat
     st = _staff_t()
-    await queue_staff_message(
-        session,
-        text=st(
-            "delivery.staff.new_claim",
-            number=esc(claim.number),
-            channel=st(f"channel.{claim.channel}"),
-            customer=esc(customer.name or customer.phone or customer.id),
-            subject=esc(claim.subject),
-            link=claim_link(settings, claim.id),
-        ),
-        kind="staff_new_claim",
-        claim_id=claim.id,
+    news = st(
+        "delivery.staff.new_claim",
+        number=esc(claim.number),
+        channel=st(f"channel.{claim.channel}"),
+        customer=esc(customer.name or customer.phone or customer.id),
+        subject=esc(claim.subject),
+        link=claim_link(settings, claim.id),
     )
+    if await open_topic(session, claim=claim, flat_text=news):
+        return  # its topic's card is the news (shared/topics/posts.py)
+    await queue_staff_message(session, text=news, kind="staff_new_claim", claim_id=claim.id)
 
 
 async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimStatus, actor: Actor) -> None:
     """Tell the customer about a status change. The news of a change staff made names them as its
     author: once it reaches the customer it may be the claim's first response."""
     status = ClaimStatus(claim.status)
+    await sync_topic(session, claim_id=claim.id)  # the topic's name, icon and state follow the status
     customer = await session.get_one(Customer, claim.customer_id)
     if customer.telegram_chat_id is None:
         return

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.interactions.service import response_delivered
 from shared.outbox.service import NOTIFY_CHANNEL
+from shared.topics.posts import delivery_failed
 
 UNFINISHED = ("pending", "sending")
 
@@ -170,14 +171,17 @@ async def mark_sent(
         if interaction_id:
             await response_delivered(session, interaction_id=interaction_id, at=sent_at)
             # The Telegram reference is unique per (chat, message, edit); should another row ever
-            # hold it, the delivery is still recorded, without the reference.
+            # hold it, the delivery is still recorded, without the reference. A reply a staff member
+            # wrote in the claim's topic keeps the reference of that message: it is how the same
+            # message, delivered to the bot again, is recognised (shared/topics/service.py).
             params = {"iid": interaction_id, "chat": message.chat_id, "mid": tg_message_id}
             updated = await session.execute(
                 text(
                     """
                     UPDATE interaction
                     SET delivery_state = 'sent', delivered_at = clock_timestamp(), delivery_error = NULL,
-                        tg_chat_id = :chat, tg_message_id = :mid
+                        tg_chat_id = coalesce(tg_chat_id, :chat),
+                        tg_message_id = CASE WHEN tg_chat_id IS NULL THEN :mid ELSE tg_message_id END
                     WHERE id = :iid AND NOT EXISTS (
                         SELECT 1 FROM interaction x
                         WHERE x.tg_chat_id = :chat AND x.tg_message_id = :mid AND x.tg_edit_date = 0
@@ -228,6 +232,7 @@ async def mark_failed(
                 ),
                 {"iid": interaction_id, "reason": reason},
             )
+            await delivery_failed(session, interaction_id=interaction_id, reason=reason)  # said in its topic
         if blocked:
             await session.execute(
                 text(
