@@ -10,7 +10,7 @@ from shared.interactions.models import Attachment, Interaction
 from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
 from shared.replies.models import ReplyTemplate
-from shared.staff.models import ApiToken, StaffSession, StaffUser
+from shared.staff.models import ApiToken, StaffLinkCode, StaffSession, StaffUser
 
 __all__ = [
     "ApiToken",
@@ -32,6 +32,7 @@ __all__ = [
     "ProcessedUpdate",
     "Reason",
     "ReplyTemplate",
+    "StaffLinkCode",
     "StaffSession",
     "StaffUser",
 ]

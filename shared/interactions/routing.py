@@ -23,6 +23,7 @@ from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, NotFound
 from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.notifications import staff_alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,4 +185,5 @@ async def attach_to_claim(
             kind="interaction_added",
             after={"interaction_ids": sorted(ids), "direction": Direction.INBOUND.value, "moved": True},
         )
+        await staff_alerts.on_customer_wrote(session, claim=claim, interaction=first)
     return claim, sorted(ids)
