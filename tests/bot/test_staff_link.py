@@ -13,8 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox import BotApiEmulator
+from shared.actors import Actor
 from shared.audit.models import DeskEvent
 from shared.claims.models import Claim
+from shared.claims.service import assign
 from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.i18n import get_translator
@@ -25,6 +27,7 @@ from shared.staff.linking import CODE_TTL, issue_link_code
 from shared.staff.models import StaffLinkCode, StaffUser
 from shared.staff.telegram import staff_for_telegram_user
 from tests.bot.conftest import running_bot
+from tests.delivery.conftest import running_worker
 from tests.factories import make_claim, make_customer, make_staff
 
 
@@ -209,3 +212,37 @@ async def test_a_deactivated_staff_user_loses_telegram_at_once_and_cannot_link(
         await person.send_text(f"/link {fresh.code}")
         (answer,) = await person.wait_for_messages()
     assert answer.text == said("staff.link.inactive", "en")
+
+
+async def test_a_linked_staff_member_gets_the_alert_of_their_customer_in_their_private_chat(
+    emu: BotApiEmulator, db: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """End to end: the staff member links through the bot; a claim is assigned to them (one
+    alert); its customer writes twice (one alert); the delivery worker brings both to the staff
+    member's private chat with the bot, and nothing of it to the customer."""
+    staff_id, code = await staff_with_code(db, language="en")
+    olga = emu.user(7110, first_name="Olga", language_code="en")
+    async with db.begin() as session:
+        customer = await make_customer(session, name="Anna")
+        claim = await make_claim(session, customer=customer)
+        manager = await make_staff(session)
+        chat = customer.telegram_chat_id
+        assert chat is not None
+    anna = emu.user(chat, first_name="Anna", language_code="ru")
+    async with running_bot(emu, db), running_worker(db, emu, database_url):
+        await olga.send_text(f"/link {code}")
+        await olga.wait_for_messages()
+        async with db.begin() as session:
+            await assign(session, claim_id=claim.id, actor=Actor.staff(manager.id), responsible_id=staff_id)
+        (assigned,) = await olga.wait_for_messages()
+        await anna.send_text("Where is my refund?")
+        await anna.send_text("Hello?")
+        await anna.wait_for_messages()
+        (wrote,) = await olga.wait_for_messages()
+        await olga.sleep_until_quiet(0.5)
+    assert assigned.text is not None and assigned.text.startswith(f"📌 Claim {claim.number} is assigned to you")
+    assert wrote.text is not None
+    assert wrote.text.startswith(f"✉️ Anna wrote on claim {claim.number}:\nWhere is my refund?")
+    assert f"/claims/{claim.id}" in wrote.text
+    assert len(emu.sent(7110)) == 3  # linked, assigned, wrote: the second message made no alert
+    assert not any((m.text or "").startswith(("📌", "✉️")) for m in emu.sent(chat))
