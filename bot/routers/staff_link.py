@@ -27,7 +27,9 @@ from shared.staff.linking import DEEP_LINK_PREFIX, LinkOutcome, redeem_link_code
 def link_code_in(message: Message | None) -> str | None:
     """The code of a link request (`""` for `/link` without one); None for any other message.
     Only in a private chat: a code posted in a group is not taken (and everyone saw it)."""
-    if message is None or message.chat.type != "private" or not message.text or message.from_user is None:
+    if message is None or not message.text or not message.text.startswith("/") or message.from_user is None:
+        return None  # every update passes here (the customer middleware): the common case first
+    if message.chat.type != "private":
         return None
     parts = message.text.strip().split(maxsplit=1)
     if not parts:
