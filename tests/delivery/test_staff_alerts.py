@@ -175,3 +175,21 @@ async def test_an_overdue_claim_alerts_its_responsible_once_per_due_time(db: asy
     assert await overdue_alerts(db, later + timedelta(minutes=1)) == 1
     async with db() as session:
         assert len(await alerts(session, "overdue")) == 2
+
+
+async def test_with_a_staff_chat_the_group_post_and_the_personal_alert_go_once_together(
+    db: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAFF_CHAT_ID", "90003")
+    get_settings.cache_clear()
+    now = utcnow()
+    async with db.begin() as session:
+        olga = await linked_staff(session, 8207)
+        claim = await make_claim(session, registered_at=now - timedelta(days=10))
+        await session.execute(update(Claim).where(Claim.id == claim.id).values(responsible_id=olga.id))
+    assert await overdue_alerts(db, now) == 1
+    assert await overdue_alerts(db, now) == 0
+    async with db() as session:
+        chats = sorted(m.chat_id for m in (await session.scalars(select(OutboxMessage))).all())
+    assert chats == [8207, 90003]
+    monkeypatch.delenv("STAFF_CHAT_ID")
