@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import ErrorPolicy, RedeliverUpdate
 from bot.fsm import create_storage
+from bot.link_attempts import LinkAttempts
 from bot.middlewares import CustomerMiddleware, UpdateTransactionMiddleware
 from bot.routers import ROUTERS, build_routers
 from bot.throttle import ReplyThrottle
@@ -84,6 +85,7 @@ def create_dispatcher(
     dp = Dispatcher(disable_fsm=True)
     dp[FSM_STORAGE] = storage
     replies = dp["replies"] = ReplyThrottle.from_settings(settings.redis_url)
+    dp["link_attempts"] = LinkAttempts.from_settings(settings.redis_url)  # bot/routers/staff_link.py
     errors = ErrorPolicy(sessions, replies, webhook=webhook, default_language=settings.default_language)
     transactions = UpdateTransactionMiddleware(
         sessions,

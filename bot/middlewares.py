@@ -35,10 +35,11 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import ErrorPolicy, RedeliverUpdate, is_outage, is_private, update_chat
+from bot.routers.staff_link import is_link_request
 from bot.update_scope import UpdateScope, current_scope
 from shared.bot_state.service import claim_update, lock_chat
 from shared.customers.telegram import customer_for_telegram_user
-from shared.i18n import get_translator
+from shared.i18n import get_translator, normalize_language
 
 log = logging.getLogger("claimdesk.bot")
 
@@ -193,6 +194,11 @@ class CustomerMiddleware(BaseMiddleware):
         if user is None or user.is_bot or session is None or in_group:
             # The staff group (the only group the bot handles) has staff in it, not customers.
             data["t"] = get_translator(self.default_language)
+            return await handler(event, data)
+        if is_link_request(cast(Update, event)):
+            # A staff member linking their Telegram account (bot/routers/staff_link.py) is not a
+            # customer: no customer row is made for them, the answer is in their Telegram language.
+            data["t"] = get_translator(normalize_language(user.language_code, self.default_language))
             return await handler(event, data)
         customer = await customer_for_telegram_user(
             session,

@@ -10,7 +10,7 @@ from shared.interactions.models import Attachment, Interaction
 from shared.outbox.models import OutboxMessage
 from shared.plans.models import PlanItem
 from shared.replies.models import ReplyTemplate
-from shared.staff.models import ApiToken, StaffSession, StaffUser
+from shared.staff.models import ApiToken, StaffLinkCode, StaffSession, StaffUser
 from shared.topics.models import ClaimTopic, StaffGroup
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Reason",
     "ReplyTemplate",
     "StaffGroup",
+    "StaffLinkCode",
     "StaffSession",
     "StaffUser",
 ]

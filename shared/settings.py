@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8081, ge=1, le=65535, alias="WEBHOOK_PORT")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     sandbox_port: int = Field(default=8090, ge=1, le=65535, alias="SANDBOX_PORT")
+    # The bot's @username (without @): the profile page then offers a deep link that links a staff
+    # member's Telegram account in one tap (t.me/<name>?start=link-CODE).
+    bot_username: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$", alias="BOT_USERNAME")
 
     backoffice_host: str = Field(default="127.0.0.1", alias="BACKOFFICE_HOST")
     backoffice_port: int = Field(default=8080, ge=1, le=65535, alias="BACKOFFICE_PORT")

@@ -35,6 +35,7 @@ class WebRoute:
 MODULES: tuple[str, ...] = (
     "backoffice.web.views.signin",
     "backoffice.web.views.preferences",
+    "backoffice.web.views.profile",
     "backoffice.web.views.queue",
     "backoffice.web.views.reports",
     "backoffice.web.views.catalogs",

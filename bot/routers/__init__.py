@@ -19,6 +19,7 @@ from aiogram import Router
 
 ROUTERS: tuple[str, ...] = (
     "bot.routers.staff_group",  # every update of the staff group (STAFF_CHAT_ID): its topics
+    "bot.routers.staff_link",  # /link CODE (and /start link-CODE): staff link Telegram; before any wizard
     "bot.routers.start",  # /start (with deep link) and the menu
     "bot.routers.help",  # /help
     "bot.routers.lang",  # /lang

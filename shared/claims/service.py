@@ -34,7 +34,7 @@ from shared.customers.models import Customer
 from shared.enums import ActorKind, Channel, Priority, Remedy, Role
 from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound, StaleVersion, TransitionRefused
 from shared.live import notify_live
-from shared.notifications import flows
+from shared.notifications import flows, staff_alerts
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
 from shared.text_limits import LONG_TEXT, SUBJECT
@@ -223,6 +223,8 @@ async def register_claim(
         at=registered_at,
     )
     await flows.on_registered(session, claim=claim, actor=actor)
+    if claim.responsible_id is not None:
+        await staff_alerts.on_assigned(session, claim=claim, actor=actor)
     await notify_live(session, kind="claim", customer_id=claim.customer_id, claim_id=claim.id)
     return claim
 
@@ -333,6 +335,8 @@ async def update_claim(
     await session.flush()
     after = {**changed, "due_reason": reason} if reason is not None else changed
     await log_claim_event(session, claim_id=claim.id, actor=actor, kind=kind, before=before, after=after)
+    if changed.get("responsible_id") is not None:
+        await staff_alerts.on_assigned(session, claim=claim, actor=actor)
     return claim
 
 

@@ -23,6 +23,7 @@ from shared.enums import Direction, InteractionChannel
 from shared.errors import Conflict, NotFound
 from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn, TelegramRef, log_interaction
+from shared.notifications import staff_alerts
 from shared.topics.posts import mirror_interaction
 
 
@@ -187,4 +188,5 @@ async def attach_to_claim(
             kind="interaction_added",
             after={"interaction_ids": sorted(ids), "direction": Direction.INBOUND.value, "moved": True},
         )
+        await staff_alerts.on_customer_wrote(session, claim=claim, interaction=first)
     return claim, sorted(ids)

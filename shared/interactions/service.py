@@ -18,10 +18,11 @@ from shared.claims.models import Claim
 from shared.claims.workflow import ClaimStatus
 from shared.clock import utcnow
 from shared.customers.models import Customer
-from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel
+from shared.enums import ActorKind, AttachmentKind, DeliveryState, Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
 from shared.interactions.models import Attachment, Interaction
 from shared.live import notify_live
+from shared.notifications import staff_alerts
 from shared.outbox.service import enqueue
 from shared.text_limits import LONG_TEXT
 from shared.topics.posts import mirror_interaction
@@ -220,6 +221,8 @@ async def log_interaction(
             },
             at=values["occurred_at"],
         )
+    if claim is not None and direction is Direction.INBOUND and actor.kind is ActorKind.CUSTOMER and edit_of_id is None:
+        await staff_alerts.on_customer_wrote(session, claim=claim, interaction=interaction)
     if customer_id is not None:
         await notify_live(session, kind="message", customer_id=customer_id, claim_id=claim_id)
     if claim is not None:

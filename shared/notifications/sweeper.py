@@ -40,11 +40,12 @@ from shared.enums import DeliveryState, FileRemoval
 from shared.errors import DomainError
 from shared.interactions.attachment_files import delete_files, files_dir, files_on_disk, forget_file
 from shared.interactions.models import Attachment, Interaction
-from shared.notifications import flows
+from shared.notifications import flows, staff_alerts
 from shared.outage import OutageLog, is_outage
 from shared.outbox.models import OutboxMessage
 from shared.outbox.queue import release_expired_leases
 from shared.settings import get_settings
+from shared.staff.models import StaffUser
 
 log = logging.getLogger("claimdesk.sweeper")
 
@@ -160,31 +161,43 @@ async def sla_reminders(sessions: async_sessionmaker[AsyncSession], now: datetim
     return sent
 
 
+def _overdue_marked(claim_id: object, due_at: object) -> object:
+    """Alerted since the claim's current due time passed: a due date moved later makes the claim
+    overdue anew, and alerted anew when that one passes too."""
+    return exists().where(ClaimEvent.claim_id == claim_id, ClaimEvent.kind == OVERDUE_ALERTED, ClaimEvent.at >= due_at)
+
+
 async def overdue_alerts(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """The staff chat's post (STAFF_CHAT_ID) and the responsible's personal alert, once per claim
+    per due time. Without a staff chat only the claims whose responsible takes overdue alerts are
+    candidates: a claim nobody is told about stays unmarked and is not read again every sweep."""
+    candidates = select(Claim.id).where(
+        Claim.status.in_([s.value for s in OPEN_STATUSES]),
+        and_(Claim.due_at.is_not(None), Claim.due_at < now),
+        ~_overdue_marked(Claim.id, Claim.due_at),
+    )
     if get_settings().staff_chat_id is None:
-        return 0
-    async with sessions() as session:
-        ids = list(
-            await session.scalars(
-                select(Claim.id)
-                .where(
-                    Claim.status.in_([s.value for s in OPEN_STATUSES]),
-                    and_(Claim.due_at.is_not(None), Claim.due_at < now),
-                    ~_marked(OVERDUE_ALERTED, Claim.id),
-                )
-                .order_by(Claim.due_at)
-                .limit(BATCH)
+        candidates = candidates.where(
+            exists().where(
+                StaffUser.id == Claim.responsible_id,
+                StaffUser.active.is_(True),
+                StaffUser.telegram_user_id.is_not(None),
+                StaffUser.alert_overdue.is_(True),
             )
         )
+    async with sessions() as session:
+        ids = list(await session.scalars(candidates.order_by(Claim.due_at).limit(BATCH)))
     sent = 0
     for claim_id in ids:
         async with sessions() as session, session.begin():
             claim = await _locked_claim(session, claim_id)
-            if claim is None or claim.status not in OPEN_STATUSES:
+            if claim is None or claim.status not in OPEN_STATUSES or claim.due_at is None or claim.due_at >= now:
                 continue
-            if await session.scalar(select(_marked(OVERDUE_ALERTED, claim_id))):
+            if await session.scalar(select(_overdue_marked(claim_id, claim.due_at))):
                 continue  # another worker alerted meanwhile (it held the lock first)
-            if await flows.staff_overdue(session, claim=claim) is not None:
+            posted = await flows.staff_overdue(session, claim=claim)
+            personal = await staff_alerts.on_overdue(session, claim=claim)
+            if posted is not None or personal is not None:
                 await _mark(session, claim_id, OVERDUE_ALERTED, now)
                 sent += 1
     return sent

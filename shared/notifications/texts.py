@@ -39,6 +39,5 @@ def backoffice_url(settings: Settings) -> str:
 
 
 def claim_link(settings: Settings, claim_id: int) -> str:
-    # The back-office has no web pages yet: the link opens the claim in the REST API (after
-    # sign-in). When the staff web UI lands, point this at its claim page.
-    return f"{backoffice_url(settings)}/api/v1/claims/{claim_id}"
+    """The claim's card in the staff web UI (after sign-in), at BACKOFFICE_PUBLIC_URL when set."""
+    return f"{backoffice_url(settings)}/claims/{claim_id}"

@@ -110,6 +110,17 @@ async def set_own_language(session: AsyncSession, *, user: StaffUser, language: 
     return user
 
 
+async def set_own_alerts(
+    session: AsyncSession, *, user: StaffUser, assigned: bool, customer_wrote: bool, overdue: bool
+) -> StaffUser:
+    """A staff user's own choice of personal alerts in Telegram (the profile page)."""
+    user.alert_assigned = assigned
+    user.alert_customer_wrote = customer_wrote
+    user.alert_overdue = overdue
+    await session.flush()
+    return user
+
+
 # Built once: every API call signs in with it (building the statement cost as much as running it).
 _TOKEN_USER = (
     select(StaffUser, ApiToken.id, ApiToken.last_used_at)

@@ -63,3 +63,16 @@ class StaffSession(Timestamped, Base):
     # The web pages' CSRF token: random, bound to this session, sent back with every form and
     # state-changing htmx request (backoffice/web/csrf.py). NULL for sessions opened before 0009.
     csrf_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class StaffLinkCode(Timestamped, Base):
+    """A one-time code a staff member sends to the bot to link their Telegram account
+    (shared/staff/linking.py): valid for minutes, used once; only its SHA-256 is kept, so the
+    table's contents link nothing."""
+
+    __tablename__ = "staff_link_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -192,7 +192,7 @@ async def test_dispute_reopens_and_tells_staff(db, emu: BotApiEmulator, database
     assert not any(e.kind == "reopened" for e in events)
     text = alert[0].text or ""
     assert claim.number in text and "<b>деньги</b>" in text  # escaped, shown as typed
-    assert f"https://desk.example.org/api/v1/claims/{claim.id}" in text
+    assert f"https://desk.example.org/claims/{claim.id}" in text
     # New claims reached the staff chat too.
     assert any("Новая претензия" in (m.text or "") for m in staff_chat.messages)
 

@@ -1,5 +1,6 @@
 """Staff users (admins only): list, add, edit (name, role, language, employee, password, active),
-deactivate, through the services of /api/v1/users (shared/staff). Changing someone's role or
+deactivate, link or unlink their Telegram account, through the services of /api/v1/users
+(shared/staff; the Telegram link through shared/staff/linking.py). Changing someone's role or
 password, or deactivating them, ends their sign-in sessions; the desk keeps at least one active
 admin. API tokens stay with the API and `claimdesk tokens`."""
 
@@ -18,10 +19,11 @@ from shared.catalogs.service import list_entries
 from shared.enums import Role
 from shared.errors import DomainError
 from shared.staff.accounts import update_user
+from shared.staff.linking import link_telegram, parse_telegram_id, unlink_telegram
 from shared.staff.models import StaffUser
 from shared.staff.service import create_user, get_user, list_users
 
-DONE = ("added", "saved", "deactivated", "activated")
+DONE = ("added", "saved", "deactivated", "activated", "linked", "unlinked")
 MAX_ID = 2**63 - 1
 MAX_PASSWORD = 1024
 
@@ -95,6 +97,7 @@ async def _edit_page(
     values: dict[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
+    telegram_value: str = "",
 ) -> web.Response:
     c = wctx(request)
     fields = ("full_name", "role", "language", "active", "employee_id")
@@ -105,6 +108,7 @@ async def _edit_page(
         "error": error,
         "employees": await list_entries(c.session, Employee),
         "is_self": c.user is not None and c.user.id == user.id,
+        "telegram_value": telegram_value,
     }
     return render(request, "user_edit.html", context, status=status)
 
@@ -157,6 +161,30 @@ async def activate_user(request: web.Request) -> web.Response:
     return await _set_active(request, True)
 
 
+async def link_user_telegram(request: web.Request) -> web.Response:
+    """An admin links a staff user's Telegram account by its id (the staff member's own way is the
+    code on their profile page)."""
+    c = wctx(request)
+    user_id = _user_id(request)
+    user = await get_user(c.session, user_id=user_id)
+    form = await request.post()
+    raw = str(form.get("telegram_user_id", ""))[:40]
+    try:
+        await link_telegram(c.session, user_id=user_id, telegram_user_id=parse_telegram_id(raw), actor=c.actor)
+    except DomainError as exc:
+        return await _edit_page(
+            request, user, error=refusal_text(c.t, exc), status=refusal_status(exc), telegram_value=raw
+        )
+    return see_other(request, f"/users?done=linked&id={user_id}")
+
+
+async def unlink_user_telegram(request: web.Request) -> web.Response:
+    c = wctx(request)
+    user_id = _user_id(request)
+    await unlink_telegram(c.session, user_id=user_id, actor=c.actor)
+    return see_other(request, f"/users?done=unlinked&id={user_id}")
+
+
 routes = [
     WebRoute("GET", "/users", users_page, role=Role.ADMIN),
     WebRoute("POST", "/users", add_user, role=Role.ADMIN),
@@ -164,4 +192,6 @@ routes = [
     WebRoute("POST", "/users/{user_id}", save_user, role=Role.ADMIN),
     WebRoute("POST", "/users/{user_id}/deactivate", deactivate_user, role=Role.ADMIN),
     WebRoute("POST", "/users/{user_id}/activate", activate_user, role=Role.ADMIN),
+    WebRoute("POST", "/users/{user_id}/telegram", link_user_telegram, role=Role.ADMIN),
+    WebRoute("POST", "/users/{user_id}/telegram/unlink", unlink_user_telegram, role=Role.ADMIN),
 ]
