@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.errors import ErrorPolicy, RedeliverUpdate
 from bot.fsm import create_storage
 from bot.middlewares import CustomerMiddleware, UpdateTransactionMiddleware
+from bot.observe import ObserveUpdateMiddleware
 from bot.routers import ROUTERS, build_routers
 from bot.throttle import ReplyThrottle
 from shared.i18n import SUPPORTED, get_translator
@@ -86,6 +87,7 @@ def create_dispatcher(
     transactions = UpdateTransactionMiddleware(
         sessions, isolation, errors, webhook=webhook, transactions=settings.db_pool_size
     )
+    dp.update.outer_middleware(ObserveUpdateMiddleware())  # the update's id on its log lines; counted
     dp.update.outer_middleware(transactions)
     dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))

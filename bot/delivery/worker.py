@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.delivery.pacing import Pacer
 from bot.delivery.render import Step, plan_steps, to_plain
 from shared.db import DatabaseConfig, connect
+from shared.metrics import DELIVERIES
 from shared.outbox import queue
 from shared.outbox.queue import LeasedMessage
 from shared.outbox.service import NOTIFY_CHANNEL
@@ -245,8 +246,10 @@ class DeliveryWorker:
             return
         if await queue.mark_sent(self.sessions, message, tg_message_id=ids[0], note=note):
             self.stats.counts["sent"] += 1
+            DELIVERIES.labels("sent").inc()
         else:
             self.stats.counts["lease_lost"] += 1
+            DELIVERIES.labels("lease_lost").inc()
             log.warning("%s: message %s was sent but its lease had been taken over", self.config.name, message.id)
 
     async def _send_step(
@@ -323,6 +326,7 @@ class DeliveryWorker:
 
     async def _retry(self, message: LeasedMessage, delay: float, error: str, progress: dict[str, Any]) -> None:
         self.stats.counts["retried"] += 1
+        DELIVERIES.labels("retried").inc()
         log.info(
             "%s: message %s attempt %s: %s; again in %.1f s",
             self.config.name,
@@ -335,6 +339,7 @@ class DeliveryWorker:
 
     async def _fail(self, message: LeasedMessage, reason: str, *, blocked: bool = False) -> None:
         self.stats.counts["failed"] += 1
+        DELIVERIES.labels("failed").inc()
         log.info("%s: message %s failed: %s", self.config.name, message.id, reason)
         await queue.mark_failed(self.sessions, message, reason=reason, blocked=blocked)
 

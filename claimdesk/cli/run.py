@@ -10,6 +10,8 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 
+from claimdesk.locations import locations
+from claimdesk.metrics_endpoint import metrics_parts
 from shared import migrate
 from shared.runtime import Database, StartupError, open_database
 from shared.settings import Settings, get_settings
@@ -39,6 +41,7 @@ def parts() -> list[tuple[str, Part]]:
 
 async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, Part]]) -> None:
     """Run the parts side by side; the first to fail, or a signal, stops them all."""
+    selected = [*selected, *metrics_parts(settings)]  # METRICS_PORT: this process's own /metrics
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,6 +100,7 @@ async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_sandbox_port(settings)
     async with open_database(settings) as db:
+        log.info("%s", locations(settings, db.url))  # once: where the data, the database and the logs are
         if not args.no_migrate:
             await migrate.upgrade(db.url)
         await tell_about_first_admin(settings, db)

@@ -34,6 +34,7 @@ from shared.customers.models import Customer
 from shared.enums import ActorKind, Channel, Priority, Remedy, Role
 from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound, StaleVersion, TransitionRefused
 from shared.live import notify_live
+from shared.metrics import CLAIMS_REGISTERED, count_after_commit
 from shared.notifications import flows
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
@@ -224,6 +225,7 @@ async def register_claim(
     )
     await flows.on_registered(session, claim=claim, actor=actor)
     await notify_live(session, kind="claim", customer_id=claim.customer_id, claim_id=claim.id)
+    count_after_commit(session, CLAIMS_REGISTERED.labels(claim.channel))
     return claim
 
 
