@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from shared.logs import resolve_format
 from shared.settings import Settings
@@ -15,7 +15,10 @@ from shared.settings import Settings
 
 def database_shown(url: str, *, embedded: bool, data_dir: Path) -> str:
     """The URL as libpq takes it, without the password (and the embedded server's folder)."""
-    shown = make_url(url).set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    parsed = make_url(url)
+    # Built anew: URL.set(password=None) keeps the password (None means "unchanged" there).
+    bare = URL.create("postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query)
+    shown = bare.render_as_string(hide_password=False)
     return f"{shown} (embedded, in {data_dir.resolve() / 'pg'})" if embedded else shown
 
 
