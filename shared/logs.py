@@ -73,19 +73,20 @@ def make_formatter(chosen: Literal["json", "text"]) -> logging.Formatter:
     )
 
 
-def configure_logging(
-    log_format: LogFormat = "auto", *, verbose: bool = False, stream: TextIO | None = None
-) -> Literal["json", "text"]:
-    """One handler on `stream` (standard error) for every logger of the process; returns the format chosen."""
-    stream = stream or sys.stderr
-    chosen = resolve_format(log_format, stream)
+def log_handler(log_format: LogFormat, stream: TextIO) -> logging.Handler:
+    """A handler writing to `stream` in `log_format`, the context's ids on each line."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter(chosen))
+    handler.setFormatter(make_formatter(resolve_format(log_format, stream)))
     handler.addFilter(ContextIds())
+    return handler
+
+
+def configure_logging(log_format: LogFormat = "auto", *, verbose: bool = False, stream: TextIO | None = None) -> None:
+    """One handler on `stream` (standard error) for every logger of the process."""
+    handler = log_handler(log_format, stream or sys.stderr)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return chosen
 
 
 @contextlib.contextmanager
