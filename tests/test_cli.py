@@ -174,3 +174,45 @@ async def test_run_says_how_to_create_the_first_admin(db, database_url: str, tmp
         await session.commit()
     await tell_about_first_admin(settings, database)
     assert "users add" not in capsys.readouterr().err
+
+
+def test_run_says_where_things_are_and_serves_metrics_on_its_port(database_url: str, tmp_path: Path) -> None:
+    """Once at start: the data folder, the database without its password, the logs (here a file,
+    so JSON lines); with METRICS_PORT, the process's own counters there."""
+    import json
+    import urllib.request
+
+    from sqlalchemy.engine import URL, make_url
+
+    backoffice, sandbox, metrics = _free_port(), _free_port(), _free_port()
+    env = clean_env(
+        DATABASE_URL=database_url,
+        CLAIMDESK_DATA_DIR=str(tmp_path / "data"),
+        BACKOFFICE_PORT=str(backoffice),
+        SANDBOX_PORT=str(sandbox),
+        METRICS_PORT=str(metrics),
+    )
+    env.pop("LOG_FORMAT", None)
+    log_path = tmp_path / "desk.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen([*CLAIMDESK, "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+        try:
+            _wait_http(backoffice, proc)
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as response:
+                exposition = response.read().decode()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    where = [r["message"] for r in records if r["message"].startswith("data folder ")]
+    database = make_url(database_url)
+    shown = URL.create(
+        "postgresql", database.username, None, database.host, database.port, database.database, database.query
+    )
+    assert where == [
+        f"data folder {(tmp_path / 'data').resolve()}; database {shown.render_as_string(hide_password=False)}; "
+        f"logs on standard error ({log_path}), as json"
+    ]
+    assert proc.returncode == 0
+    for series in ("claimdesk_bot_updates", "claimdesk_claims_registered", "claimdesk_deliveries", "process_resident"):
+        assert series in exposition
