@@ -304,7 +304,7 @@ async def scrape(http: aiohttp.ClientSession, url: str, headers: dict[str, str] 
         ):
             continue
         for sample in family.samples:
-            if sample.name.endswith("_total") or family.type == "gauge":
+            if sample.name.endswith("_total") or (family.type == "gauge" and not sample.name.endswith("_created")):
                 labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
                 out[f"{sample.name}{{{labels}}}"] = sample.value
     return out
