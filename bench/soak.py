@@ -571,6 +571,12 @@ async def main_async(args: argparse.Namespace) -> int:
     print("throughput:")
     for what in ("claims filed", "customer messages", "staff replies", "claims resolved", "reports read", "API calls"):
         print(f"  {what:18s} {totals[what]:7d}  ({totals[what] / elapsed * 60:7.1f} a minute)")
+    for what, name, series in (
+        ("bot updates", "bot", "claimdesk_bot_updates_total"),
+        ("deliveries sent", "worker", "claimdesk_deliveries_total{outcome=sent}"),
+    ):
+        n = sum(v for k, v in counters.get(name, {}).items() if k.startswith(series))
+        print(f"  {what:18s} {n:7.0f}  ({n / elapsed:7.1f} a second, the {name}'s counter; drain included)")
     if totals["API calls"]:
         print(
             f"  API mean latency   {totals['API seconds x1000'] / totals['API calls']:7.1f} ms (the staff loops' view)"

@@ -47,6 +47,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("CLAIMDESK_DB_COMMAND_TIMEOUT", "soon", "CLAIMDESK_DB_COMMAND_TIMEOUT:"),
         ("CLAIMDESK_DB_CONNECT_TIMEOUT", "0", "CLAIMDESK_DB_CONNECT_TIMEOUT:"),
         ("DATABASE_URL", "postgresql://h/db?connect_timeout=soon", "DATABASE_URL: connect_timeout must be a number"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT:"),
+        ("METRICS_PORT", "ninety", "METRICS_PORT:"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:
