@@ -38,8 +38,12 @@ def logs_shown(log_format: str, stream: object = None) -> str:
     return f"{where}, as {log_format}"
 
 
-def locations(settings: Settings, database_url: str) -> str:
+def locations(settings: Settings, database_url: str) -> tuple[str, dict[str, str]]:
+    """The line to log, and the same as fields of their own (JSON lines)."""
     data_dir = settings.data_dir.resolve()
-    database = database_shown(database_url, embedded=settings.database_url is None, data_dir=data_dir)
-    log_format = resolve_format(settings.log_format, sys.stderr)
-    return f"data folder {data_dir}; database {database}; logs on {logs_shown(log_format)}"
+    fields = {
+        "data_dir": str(data_dir),
+        "database": database_shown(database_url, embedded=settings.database_url is None, data_dir=data_dir),
+        "logs": logs_shown(resolve_format(settings.log_format, sys.stderr)),
+    }
+    return f"data folder {fields['data_dir']}; database {fields['database']}; logs on {fields['logs']}", fields

@@ -207,6 +207,11 @@ def test_run_says_where_things_are_and_serves_metrics_on_its_port(database_url: 
             proc.wait(timeout=30)
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     where = [r["message"] for r in records if r["message"].startswith("data folder ")]
+    (fields,) = [r for r in records if "data_dir" in r]
+    assert (fields["data_dir"], fields["logs"]) == (
+        str((tmp_path / "data").resolve()),
+        f"standard error ({log_path}), as json",
+    )
     database = make_url(database_url)
     shown = URL.create(
         "postgresql", database.username, None, database.host, database.port, database.database, database.query

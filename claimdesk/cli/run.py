@@ -100,7 +100,8 @@ async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_sandbox_port(settings)
     async with open_database(settings) as db:
-        log.info("%s", locations(settings, db.url))  # once: where the data, the database and the logs are
+        where, fields = locations(settings, db.url)
+        log.info("%s", where, extra=fields)  # once: where the data, the database and the logs are
         if not args.no_migrate:
             await migrate.upgrade(db.url)
         await tell_about_first_admin(settings, db)
