@@ -1,6 +1,7 @@
 """The back-office aiohttp application factory: the JSON API and the staff web pages (backoffice/web).
 
 Request path through the middlewares (outermost first):
+  request id  the request's id (X-Request-Id, taken or made) on its log lines and its answer;
   errors   every failure becomes problem+json (a concurrent change of a versioned row, StaleDataError,
            is 412 like a stale If-Match); request metrics are recorded here;
   cross-site  an unsafe API request a browser could send with the staff member's cookie (or to the
@@ -65,6 +66,7 @@ from backoffice.problems import (
     from_http_exception,
     render,
 )
+from backoffice.request_id import echo_request_id, request_id_middleware
 from backoffice.security_headers import add_security_headers
 from backoffice.web import setup_web, web_middleware
 from shared.errors import DomainError
@@ -265,7 +267,13 @@ async def database_middleware(request: web.Request, handler) -> web.StreamRespon
 def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | None = None) -> web.Application:
     app = web.Application(
         client_max_size=20 * 1024 * 1024,
-        middlewares=[errors_middleware, cross_site_middleware, database_middleware, web_middleware],
+        middlewares=[
+            request_id_middleware,
+            errors_middleware,
+            cross_site_middleware,
+            database_middleware,
+            web_middleware,
+        ],
     )
     app[settings_key] = settings
     app[db_key] = db
@@ -301,5 +309,6 @@ def create_app(settings: Settings, db: Database, *, throttle: LoginThrottle | No
     app[openapi_key] = json.dumps(document, ensure_ascii=False).encode()
     app.cleanup_ctx.append(http_client)
     app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(echo_request_id)
     setup_web(app)
     return app

@@ -36,6 +36,7 @@ from bot.errors import ErrorPolicy, RedeliverUpdate
 from bot.fsm import create_storage
 from bot.link_attempts import LinkAttempts
 from bot.middlewares import CustomerMiddleware, UpdateTransactionMiddleware
+from bot.observe import ObserveUpdateMiddleware
 from bot.routers import ROUTERS, build_routers
 from bot.throttle import ReplyThrottle
 from bot.token import refused_token
@@ -95,6 +96,7 @@ def create_dispatcher(
         transactions=settings.db_pool_size,
         staff_chat_id=settings.staff_chat_id,
     )
+    dp.update.outer_middleware(ObserveUpdateMiddleware())  # the update's id on its log lines; counted
     dp.update.outer_middleware(transactions)
     dp.update.outer_middleware(FSMContextMiddleware(storage=storage, events_isolation=DisabledEventIsolation()))
     dp.update.outer_middleware(CustomerMiddleware(settings.default_language))

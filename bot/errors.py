@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.throttle import ReplyThrottle
 from shared.bot_state.service import claim_update
 from shared.i18n import Translator, get_translator, normalize_language
+from shared.logs import update_context
 from shared.outage import OutageLog, is_outage
 
 log = logging.getLogger("claimdesk.bot")
@@ -102,6 +103,10 @@ class ErrorPolicy:
 
     async def on_error(self, event: ErrorEvent, **data: Any) -> None:
         """What escaped the transaction middleware (or came before it)."""
+        with update_context(event.update.update_id):  # aiogram calls this outside our middlewares
+            await self._on_error(event, data)
+
+    async def _on_error(self, event: ErrorEvent, data: dict[str, Any]) -> None:
         if not is_outage(event.exception):
             await self.failed(event.update, data, event.exception)
             return

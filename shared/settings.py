@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(default=10.0, gt=0, le=600, alias="CLAIMDESK_DB_CONNECT_TIMEOUT")
     db_command_timeout: float = Field(default=60.0, ge=0, le=86400, alias="CLAIMDESK_DB_COMMAND_TIMEOUT")
 
+    # Log lines as JSON or plain text; auto: text at a terminal, JSON otherwise (shared/logs.py).
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", alias="LOG_FORMAT")
+    # Where each process serves its own Prometheus metrics (unset: nowhere but the back-office's
+    # /metrics): the bot's and the worker's counters live in their own processes.
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="METRICS_PORT")
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -105,7 +112,7 @@ class Settings(BaseSettings):
             raise ValueError("not a bot token (expected digits, a colon and the secret, as @BotFather gives it)")
         return value
 
-    @field_validator("attachment_retention_days", "pg_bindir", mode="before")
+    @field_validator("attachment_retention_days", "pg_bindir", "metrics_port", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and value.strip() == "" else value

@@ -50,6 +50,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         ("BOT_TOKEN", "my bot token", "BOT_TOKEN: not a bot token"),
         ("BOT_TOKEN", "ABC:secret", "BOT_TOKEN: not a bot token"),
         ("BOT_TOKEN", "123456", "BOT_TOKEN: not a bot token"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT:"),
+        ("METRICS_PORT", "ninety", "METRICS_PORT:"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, expected: str) -> None:
@@ -177,3 +179,50 @@ async def test_run_says_how_to_create_the_first_admin(db, database_url: str, tmp
         await session.commit()
     await tell_about_first_admin(settings, database)
     assert "users add" not in capsys.readouterr().err
+
+
+def test_run_says_where_things_are_and_serves_metrics_on_its_port(database_url: str, tmp_path: Path) -> None:
+    """Once at start: the data folder, the database without its password, the logs (here a file,
+    so JSON lines); with METRICS_PORT, the process's own counters there."""
+    import json
+    import urllib.request
+
+    from sqlalchemy.engine import URL, make_url
+
+    backoffice, sandbox, metrics = _free_port(), _free_port(), _free_port()
+    env = clean_env(
+        DATABASE_URL=database_url,
+        CLAIMDESK_DATA_DIR=str(tmp_path / "data"),
+        BACKOFFICE_PORT=str(backoffice),
+        SANDBOX_PORT=str(sandbox),
+        METRICS_PORT=str(metrics),
+    )
+    env.pop("LOG_FORMAT", None)
+    log_path = tmp_path / "desk.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen([*CLAIMDESK, "run"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
+        try:
+            _wait_http(backoffice, proc)
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as response:
+                exposition = response.read().decode()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    where = [r["message"] for r in records if r["message"].startswith("data folder ")]
+    (fields,) = [r for r in records if "data_dir" in r]
+    assert (fields["data_dir"], fields["logs"]) == (
+        str((tmp_path / "data").resolve()),
+        f"standard error ({log_path}), as json",
+    )
+    database = make_url(database_url)
+    shown = URL.create(
+        "postgresql", database.username, None, database.host, database.port, database.database, database.query
+    )
+    assert where == [
+        f"data folder {(tmp_path / 'data').resolve()}; database {shown.render_as_string(hide_password=False)}; "
+        f"logs on standard error ({log_path}), as json"
+    ]
+    assert proc.returncode == 0
+    for series in ("claimdesk_bot_updates", "claimdesk_claims_registered", "claimdesk_deliveries", "process_resident"):
+        assert series in exposition

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from backoffice.api import ApiRoute
+from backoffice.context import ctx
 from backoffice.keys import registry_key
 from shared.enums import Role
+from shared.metrics import exposition
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Request counts and latencies in the Prometheus text format."""
-    body = generate_latest(request.app[registry_key])
+    """The Prometheus text: this process's request counts and latencies and its other counters
+    (in `claimdesk run`, the bot's and the worker's too), and the outbox's backlog, read now."""
+    body = await exposition(ctx(request).session, request.app[registry_key])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -37,6 +37,7 @@ from bot.delivery.pacing import Pacer
 from bot.delivery.render import Step, plan_steps, to_plain
 from bot.delivery.topics import TopicSender
 from shared.db import DatabaseConfig, connect
+from shared.metrics import DELIVERIES
 from shared.outage import MAX_PAUSE, OutageLog, is_outage, wait_for_database
 from shared.outbox import queue
 from shared.outbox.queue import LeasedMessage
@@ -304,8 +305,10 @@ class DeliveryWorker:
         )
         if recorded:
             self.stats.counts["sent"] += 1
+            DELIVERIES.labels("sent").inc()
         else:
             self.stats.counts["lease_lost"] += 1
+            DELIVERIES.labels("lease_lost").inc()
             log.warning("%s: message %s was sent but its lease had been taken over", self.config.name, message.id)
 
     async def _deliver_topic(self, message: LeasedMessage) -> None:
@@ -329,9 +332,12 @@ class DeliveryWorker:
         except TelegramAPIError as exc:
             await self._fail(message, f"Telegram refused the message: {exc.message}")
             return
-        if await queue.mark_sent(self.sessions, message, tg_message_id=mid, note=note):
+        # The bookkeeping after Telegram answered, retried through an outage like a customer's
+        # message: a post Telegram accepted is never posted again.
+        if await self._record(message, partial(queue.mark_sent, self.sessions, message, tg_message_id=mid, note=note)):
             self.stats.counts["sent"] += 1
             self.stats.counts["topic_sent"] += 1
+            DELIVERIES.labels("sent").inc()
 
     async def _send_step(
         self, message: LeasedMessage, step: Step, *, done: int, ids: list[int]
@@ -407,6 +413,7 @@ class DeliveryWorker:
 
     async def _retry(self, message: LeasedMessage, delay: float, error: str, progress: dict[str, Any]) -> None:
         self.stats.counts["retried"] += 1
+        DELIVERIES.labels("retried").inc()
         log.info(
             "%s: message %s attempt %s: %s; again in %.1f s",
             self.config.name,
@@ -421,6 +428,7 @@ class DeliveryWorker:
 
     async def _fail(self, message: LeasedMessage, reason: str, *, blocked: bool = False) -> None:
         self.stats.counts["failed"] += 1
+        DELIVERIES.labels("failed").inc()
         log.info("%s: message %s failed: %s", self.config.name, message.id, reason)
         await self._record(message, partial(queue.mark_failed, self.sessions, message, reason=reason, blocked=blocked))
 

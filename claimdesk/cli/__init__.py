@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pydantic import ValidationError
 
+from shared.logs import configure_logging
 from shared.runtime import StartupError
 from shared.settings import get_settings, settings_error_line
 
@@ -52,17 +52,12 @@ def fail(message: str, code: int = EXIT_CONFIG) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("aiohttp.access", "sqlalchemy.engine", "alembic.runtime.migration"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         print(settings_error_line(exc), file=sys.stderr)
         return EXIT_CONFIG
+    configure_logging(settings.log_format, verbose=args.verbose)
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args)) or 0

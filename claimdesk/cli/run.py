@@ -11,6 +11,8 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 
+from claimdesk.locations import locations
+from claimdesk.metrics_endpoint import metrics_parts
 from shared import migrate
 from shared.outage import first_line, is_outage
 from shared.runtime import Database, StartupError, open_database
@@ -95,6 +97,7 @@ async def supervise(name: str, part: Part, settings: Settings, db: Database, sto
 async def run_parts(settings: Settings, db: Database, selected: list[tuple[str, Part]]) -> None:
     """Run the parts side by side until a signal, each under `supervise` (a failed part is started
     again, the others go on); a StartupError in any part stops them all and is raised."""
+    selected = [*selected, *metrics_parts(settings)]  # METRICS_PORT: this process's own /metrics
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -154,6 +157,8 @@ async def handle(args: argparse.Namespace) -> int:
     settings = get_settings()
     check_sandbox_port(settings)
     async with open_database(settings, wait=True) as db:
+        where, fields = locations(settings, db.url)
+        log.info("%s", where, extra=fields)  # once: where the data, the database and the logs are
         if not args.no_migrate:
             await migrate.upgrade(db.url)
         await tell_about_first_admin(settings, db)

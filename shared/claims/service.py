@@ -34,6 +34,7 @@ from shared.customers.models import Customer
 from shared.enums import ActorKind, Channel, Priority, Remedy, Role
 from shared.errors import Conflict, InvalidValue, NotAllowed, NotFound, StaleVersion, TransitionRefused
 from shared.live import notify_live
+from shared.metrics import CLAIMS_REGISTERED, count_after_commit
 from shared.notifications import flows, staff_alerts
 from shared.settings import get_settings
 from shared.staff.models import StaffUser
@@ -226,6 +227,7 @@ async def register_claim(
     if claim.responsible_id is not None:
         await staff_alerts.on_assigned(session, claim=claim, actor=actor)
     await notify_live(session, kind="claim", customer_id=claim.customer_id, claim_id=claim.id)
+    count_after_commit(session, CLAIMS_REGISTERED.labels(claim.channel))
     return claim
 
 
