@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.web.formatting import Formats
+from shared.formatting import Formats
 from shared.actors import Actor
 from shared.enums import Role
 from shared.i18n import Translator

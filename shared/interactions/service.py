@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.enums import AttachmentKind, DeliveryState, Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
+from shared.i18n import get_translator
 from shared.interactions.models import Attachment, Interaction
 from shared.live import notify_live
 from shared.outbox.service import enqueue
@@ -258,7 +260,18 @@ async def reply_to_customer(
         session,
         chat_id=customer.telegram_chat_id,
         method="sendMessage",
-        payload={"text": text, "kind": "staff_reply", "claim_number": claim.number},
+        # The customer may have several claims: the answer names the one it is about.
+        payload={
+            "text": get_translator(customer.language)(
+                "delivery.staff_reply",
+                number=html.escape(claim.number, quote=False),
+                text=html.escape(text, quote=False),
+            ),
+            "parse_mode": "HTML",
+            "kind": "staff_reply",
+            "claim_id": claim.id,
+            "claim_number": claim.number,
+        },
         interaction_id=interaction.id,
     )
     return interaction
