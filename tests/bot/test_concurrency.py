@@ -28,6 +28,8 @@ async def to_summary(user: UserDriver, t: Translator) -> object:
     await user.press(ask_order, text=t("bot.intake.skip"))
     (ask_remedy,) = await user.wait_for_messages()
     await user.press(ask_remedy, text=t("remedy.refund"))
+    (ask_amount,) = await user.wait_for_messages()  # how much: skipped
+    await user.press(ask_amount, text=t("bot.intake.skip"))
     await user.wait_for_messages()
     await user.send_contact("+79990003344")
     _, summary = await user.wait_for_messages(2)
