@@ -33,10 +33,14 @@ def file_claim(t: Translator) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+# Each language is named in itself: a reader finds their own whatever the bot speaks now.
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
+
+
 def languages() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
-    b.button(text="Русский", callback_data=LangCb(lang="ru"))
-    b.button(text="English", callback_data=LangCb(lang="en"))
+    for code, name in LANGUAGE_NAMES.items():
+        b.button(text=name, callback_data=LangCb(lang=code))
     return b.as_markup()
 
 

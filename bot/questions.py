@@ -61,7 +61,7 @@ async def answered(
         target.bot.edit_message_text(
             chat_id=target.chat.id,
             message_id=int(question["id"]),
-            text=t("bot.answered", question=question["text"], answer=answer),
+            text=_with_answer(t, question["text"], answer),
             reply_markup=None,
         )
     )
@@ -71,11 +71,14 @@ def show_choice(query: CallbackQuery, t: Translator, answer: str) -> None:
     """A message the desk sent (a decision, the survey) answered by a button: the message shows
     the choice and loses its buttons."""
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
-        after_commit(
-            query.message.edit_text(
-                t("bot.answered", question=query.message.html_text, answer=answer), reply_markup=None
-            )
-        )
+        after_commit(query.message.edit_text(_with_answer(t, query.message.html_text, answer), reply_markup=None))
+
+
+def _with_answer(t: Translator, question: str, answer: str) -> str:
+    """A one-line question takes its answer at its end; a longer message (the review, a decision)
+    below it, where it does not read as part of its last line."""
+    key = "bot.answered_below" if "\n" in question else "bot.answered"
+    return t(key, question=question, answer=answer)
 
 
 async def _drop_open_buttons(target: Message, state: FSMContext) -> None:

@@ -74,7 +74,7 @@ async def test_every_wizard_answer_is_shown_on_its_question_and_no_button_stays(
         # The amount: skipped here.
         await user.press(ask_amount, text=t("bot.intake.skip"))
         (ask_phone,) = await user.wait_for_messages()
-        assert ask_amount.text.endswith(" — " + t("bot.intake.answer.skipped")) and ask_amount.reply_markup is None
+        assert ask_amount.text.endswith("— " + t("bot.intake.answer.skipped")) and ask_amount.reply_markup is None
 
         await user.send_text("+7 912 345-67-89")
         _, summary = await user.wait_for_messages(2)
@@ -84,7 +84,7 @@ async def test_every_wizard_answer_is_shown_on_its_question_and_no_button_stays(
         # Edit: the summary shows the choice; the field chosen shows on "which?".
         await user.press(summary, text=t("bot.intake.edit"))
         (which,) = await user.wait_for_messages()
-        assert summary.text.endswith(" — " + t("bot.intake.edit")) and summary.reply_markup is None
+        assert summary.text.endswith("— " + t("bot.intake.edit")) and summary.reply_markup is None
         await user.press(which, text=t("bot.intake.field.remedy"))
         (ask_remedy_again,) = await user.wait_for_messages()
         assert which.text == answered(t, t("bot.intake.edit_which"), t("bot.intake.field.remedy"))
@@ -93,7 +93,7 @@ async def test_every_wizard_answer_is_shown_on_its_question_and_no_button_stays(
         assert t("bot.intake.summary_amount", amount="—") not in review.text
         await user.press(review, text=t("bot.intake.submit"))
         (registered,) = await user.wait_for_messages()
-        assert review.text.endswith(" — " + t("bot.intake.answer.submitted"))
+        assert review.text.endswith("\n\n— " + t("bot.intake.answer.submitted"))  # below the review
         claims = await eventually(db, claims_of, lambda c: len(c) == 1)
     assert claims[0].remedy == "replacement" and claims[0].amount_claimed is None
     # No question keeps a button: only the menu (/start's, a way back in at any time) and the
@@ -117,7 +117,7 @@ async def test_amount_valid_invalid_and_kept(
         (ask_order,) = await user.wait_for_messages()
         await user.press(ask_order, text=t("bot.intake.skip"))
         (ask_remedy,) = await user.wait_for_messages()
-        assert ask_order.text.endswith(" — " + t("bot.intake.answer.skipped"))
+        assert ask_order.text.endswith("— " + t("bot.intake.answer.skipped"))
         await user.press(ask_remedy, text=t("remedy.refund"))
         (ask_amount,) = await user.wait_for_messages()
         for bad_amount in ("много", "-5", "1e9", "0"):
@@ -131,7 +131,7 @@ async def test_amount_valid_invalid_and_kept(
         shown = fmt(lang).money(Decimal("12990"), "RUB")
         assert shown == {"ru": "12\u00a0990,00\u00a0₽", "en": "RUB\u00a012,990.00"}[lang]
         await user.wait_for(lambda _: ask_amount.reply_markup is None)
-        assert ask_amount.text.endswith(" — " + shown)
+        assert ask_amount.text.endswith("— " + shown)
         await user.send_text("+7 912 000-11-22")
         _, review = await user.wait_for_messages(2)
         assert t("bot.intake.summary_amount", amount=shown) in review.text
@@ -223,6 +223,7 @@ async def test_help_in_three_lines_and_lang_switches_everything(
         await user.press(choose, text={"ru": "Русский", "en": "English"}[other])
         (done,) = await user.wait_for_messages()
         assert done.text == u("bot.lang.set")
+        assert choose.reply_markup is None and choose.text.endswith("— " + {"ru": "Русский", "en": "English"}[other])
         assert [b["text"] for b in done.buttons] == [u("bot.menu.new"), u("bot.menu.claims"), u("bot.menu.help")]
         await user.send_text("/help")
         (help_text,) = await user.wait_for_messages()

@@ -122,14 +122,14 @@ async def test_accept_closes_and_survey_once(db, emu: BotApiEmulator, database_u
         assert (await _claim(db, claim.id)).status == "closed"
         assert decision.reply_markup is None  # the buttons are gone
         # ... and the decision shows what was chosen.
-        assert (decision.text or "").endswith(" — " + t("delivery.button.accept"))
+        assert (decision.text or "").endswith("— " + t("delivery.button.accept"))
 
         qid = await user.press(closing, text="4")
         assert (await user.wait_for_answer(qid))["text"] == t("delivery.survey.thanks")
         (ask,) = await user.wait_for_messages(1)
         assert ask.text == t("delivery.survey.ask_comment")
         assert closing.reply_markup is None
-        assert (closing.text or "").endswith(" — " + t("delivery.survey.your_score", score=4))
+        assert (closing.text or "").endswith("— " + t("delivery.survey.your_score", score=4))
         assert [b["text"] for b in ask.buttons] == [t("delivery.survey.skip")]
         await user.send_text("Долго, но <честно>")
         (thanks,) = await user.wait_for_messages(1)
