@@ -173,17 +173,20 @@ async def test_dispute_reopens_and_tells_staff(db, emu: BotApiEmulator, database
     claim, user = await _resolved(db, emu)
     async with running_worker(db, emu, database_url), running_bot(emu, db):
         _, decision = await user.wait_for_messages(2, timeout=10)
+        accept_data = decision.buttons[0]["callback_data"]
         await user.press(decision, text=t("delivery.button.dispute"))
         (ask,) = await user.wait_for_messages(1)
         assert ask.text == t("delivery.decision.ask_reason", number=claim.number).replace("<b>", "").replace("</b>", "")
+        # The decision shows the choice and keeps no button.
+        assert decision.reply_markup is None and decision.text.endswith("— " + t("delivery.button.dispute"))
         reason = await user.send_text("Курьер так и не приехал, <b>деньги</b> не вернули")
         (received,) = await user.wait_for_messages(1, timeout=10)
         assert "снова в работе" in (received.text or "")
         alert = await wait_until(
             lambda: _async([m for m in staff_chat.messages if "оспаривает" in (m.text or "")]), timeout=10
         )
-        # The stale decision cannot be accepted any more.
-        qid = await user.press(decision, text=t("delivery.button.accept"))
+        # The stale decision cannot be accepted any more (its button, pressed by a client that kept it).
+        qid = forge(user, emu, accept_data)
         assert (await user.wait_for_answer(qid))["text"] == t("delivery.decision.not_current")
     fresh = await _claim(db, claim.id)
     assert (fresh.status, fresh.result, fresh.resolved_at) == ("in_progress", None, None)

@@ -45,7 +45,8 @@ async def test_reply_delivered_and_recorded(db, flood_emu: BotApiEmulator, datab
         (got,) = await user.wait_for_messages(1, timeout=5)
         row = await _settled(db, iid)
     assert got.text == as_delivered(claim, "Здравствуйте! Мы вернём деньги <в течение> 3 дней & извинимся.")
-    assert got.parse_mode is None  # staff text goes as typed: nothing to escape, nothing to break
+    # Staff text goes as typed (escaped: nothing to break) under the claim's number in bold.
+    assert got.parse_mode == "HTML" and got.entities[0]["type"] == "bold"
     assert (row.delivery_state, row.tg_message_id, row.tg_chat_id) == ("sent", got.message_id, user.id)
     assert row.delivered_at is not None and row.delivery_error is None
     box = await _outbox(db, iid)
