@@ -129,9 +129,11 @@ async def log_interaction(
     direction = Direction(direction)
     channel = InteractionChannel(channel)
     if len(text) > LONG_TEXT:
-        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
+        raise InvalidValue(
+            "text", f"longer than {LONG_TEXT} characters", key="api.problem.value.too_long", limit=LONG_TEXT
+        )
     if not text.strip() and not attachments:
-        raise InvalidValue("text", "must not be empty")
+        raise InvalidValue("text", "must not be empty", key="api.problem.value.empty")
     claim: Claim | None = None
     if claim_id is not None:
         claim = await session.get(Claim, claim_id)
@@ -241,10 +243,14 @@ async def reply_to_customer(
     if claim is None:
         raise NotFound("claim", claim_id)
     if claim.status == ClaimStatus.CLOSED:
-        raise Conflict("the claim is closed", field="status")
+        raise Conflict("the claim is closed", field="status", key="api.problem.claim.closed")
     customer = await session.get_one(Customer, claim.customer_id)
     if customer.telegram_chat_id is None:
-        raise InvalidValue("channel", "the customer has no Telegram chat; record a call or an e-mail instead")
+        raise InvalidValue(
+            "channel",
+            "the customer has no Telegram chat; record a call or an e-mail instead",
+            key="api.problem.reply.no_telegram",
+        )
     interaction, _ = await log_interaction(
         session,
         actor=actor,
