@@ -217,7 +217,7 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
 def decision_text(t: Translator, claim: Claim) -> str:
     lines = [
         t("delivery.decision.title", number=esc(claim.number)),
-        t("delivery.decision.result", result=t(f"result.{claim.result}")),
+        t("delivery.decision.result", result=t(f"bot.result.{claim.result}")),
         "",
         esc(claim.resolution or ""),
     ]
