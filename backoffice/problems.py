@@ -55,6 +55,7 @@ class ApiProblem(Exception):
         errors: Sequence[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        errors_say_detail: bool = False,
         **params: Any,
     ) -> None:
         super().__init__(f"{status} {code}")
@@ -65,6 +66,8 @@ class ApiProblem(Exception):
         self.errors = list(errors) if errors is not None else None
         self.headers = headers or {}
         self.extra = extra or {}
+        # The field errors say what the detail says (a domain refusal told in the caller's language).
+        self.errors_say_detail = errors_say_detail
 
 
 def render(problem: ApiProblem, t: Translator, instance: str | None = None) -> web.Response:
@@ -79,6 +82,9 @@ def render(problem: ApiProblem, t: Translator, instance: str | None = None) -> w
         body["instance"] = instance
     if problem.errors is not None:
         body["errors"] = [e.model_dump() for e in problem.errors]
+        if problem.errors_say_detail:
+            for error in body["errors"]:
+                error["message"] = body["detail"]
     body.update(problem.extra)
     return web.Response(
         body=json.dumps(body, ensure_ascii=False),
@@ -103,6 +109,13 @@ def from_validation_error(exc: ValidationError, location: str) -> ApiProblem:
     return ApiProblem(422, "invalid", "api.problem.invalid", errors=errors)
 
 
+def _shown(value: object) -> object:
+    """A parameter of a refusal as the message shows it: a list as `a, b, c`."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
 def from_domain_error(exc: DomainError) -> ApiProblem:
     # A refusal that names its own catalog message is told in the caller's language.
     key = exc.details.get("key")
@@ -116,6 +129,8 @@ def from_domain_error(exc: DomainError) -> ApiProblem:
             "invalid",
             key or "api.problem.invalid",
             errors=[FieldError(field=exc.field, message=message, type="domain")],
+            errors_say_detail=key is not None,
+            **{k: _shown(v) for k, v in exc.params.items()},
         )
     if isinstance(exc, TransitionRefused):
         return ApiProblem(
@@ -137,7 +152,15 @@ def from_domain_error(exc: DomainError) -> ApiProblem:
         field = exc.details.get("field")
         errors = [FieldError(field=str(field), message=exc.message, type="conflict")] if field else None
         params = {k: v for k, v in exc.details.items() if k not in ("key", "field", "message")}
-        return ApiProblem(409, "conflict", key or "api.problem.conflict", errors=errors, message=exc.message, **params)
+        return ApiProblem(
+            409,
+            "conflict",
+            key or "api.problem.conflict",
+            errors=errors,
+            errors_say_detail=key is not None,
+            message=exc.message,
+            **params,
+        )
     return ApiProblem(422, exc.code, "api.problem.domain", message=exc.message)
 
 

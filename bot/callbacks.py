@@ -30,7 +30,7 @@ class ClaimsPageCb(CallbackData, prefix="cl"):
 
 class ClaimCb(CallbackData, prefix="c"):
     """open: a claim's card (new message); page: its conversation page `page` (in place);
-    write: "Write about this claim"."""
+    history: its history page `page` (in place); write: "Write about this claim"."""
 
     action: str
     claim_id: int

@@ -33,10 +33,14 @@ def file_claim(t: Translator) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+# Each language is named in itself: a reader finds their own whatever the bot speaks now.
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
+
+
 def languages() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
-    b.button(text="Русский", callback_data=LangCb(lang="ru"))
-    b.button(text="English", callback_data=LangCb(lang="en"))
+    for code, name in LANGUAGE_NAMES.items():
+        b.button(text=name, callback_data=LangCb(lang=code))
     return b.as_markup()
 
 
@@ -110,7 +114,7 @@ def claims_page(t: Translator, claims: Sequence[Claim], page: int, pages: int) -
     for claim in claims:
         b.row(
             InlineKeyboardButton(
-                text=t("bot.claims.button", number=claim.number, status=t(f"status.{claim.status}")),
+                text=t("bot.claims.button", number=claim.number, status=t(f"bot.status.{claim.status}")),
                 callback_data=ClaimCb(action="open", claim_id=claim.id).pack(),
             )
         )
@@ -121,6 +125,11 @@ def claims_page(t: Translator, claims: Sequence[Claim], page: int, pages: int) -
 def claim_card(t: Translator, claim: Claim, page: int, pages: int, *, can_write: bool) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     _pager(b, page, pages, lambda p: ClaimCb(action="page", claim_id=claim.id, page=p).pack(), t)
+    b.row(
+        InlineKeyboardButton(
+            text=t("bot.claims.history"), callback_data=ClaimCb(action="history", claim_id=claim.id).pack()
+        )
+    )
     if can_write:
         b.row(
             InlineKeyboardButton(
@@ -128,6 +137,15 @@ def claim_card(t: Translator, claim: Claim, page: int, pages: int, *, can_write:
             )
         )
     b.row(InlineKeyboardButton(text=t("bot.claims.back"), callback_data=ClaimsPageCb(page=0).pack()))
+    return b.as_markup()
+
+
+def claim_history(t: Translator, claim: Claim, page: int, pages: int) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    _pager(b, page, pages, lambda p: ClaimCb(action="history", claim_id=claim.id, page=p).pack(), t)
+    b.row(
+        InlineKeyboardButton(text=t("bot.history.back"), callback_data=ClaimCb(action="page", claim_id=claim.id).pack())
+    )
     return b.as_markup()
 
 

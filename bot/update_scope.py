@@ -41,6 +41,8 @@ class UpdateScope:
     fsm: dict[str, FsmRecord] = field(default_factory=dict)
     # Telegram calls to make once the transaction has committed, in order.
     replies: list[TelegramMethod[Any]] = field(default_factory=list)
+    # What to do with a reply's result once sent (keyed by the reply's position in `replies`).
+    then: dict[int, Callable[[Any], Awaitable[None]]] = field(default_factory=dict)
     # FSM writes to a store outside the database (Redis), made once the transaction has committed.
     committed_writes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
 
@@ -55,9 +57,12 @@ class UpdateScope:
             except Exception as exc:
                 log.error("update %s: conversation state %s not written to Redis: %s", self.update_id, key, exc)
         replies, self.replies = self.replies, []
-        for method in replies:
+        then, self.then = self.then, {}
+        for position, method in enumerate(replies):
             try:
-                await method
+                sent = await method
+                if position in then:
+                    await then[position](sent)
             except Exception as exc:
                 log.warning("update %s: reply %s not sent: %s", self.update_id, method.__api_method__, exc)
 
@@ -65,12 +70,15 @@ class UpdateScope:
 current_scope: ContextVar[UpdateScope | None] = ContextVar("claimdesk_update_scope", default=None)
 
 
-def after_commit(method: TelegramMethod[Any]) -> None:
+def after_commit(method: TelegramMethod[Any], *, then: Callable[[Any], Awaitable[None]] | None = None) -> None:
     """Send `method` (bound to the bot: `message.answer(...)`, not awaited) once the update's
-    transaction has committed. Outside an update: an error."""
+    transaction has committed; then, if given, `then(result)` (the sent message): still in the
+    chat's turn, so before the chat's next update. Outside an update: an error."""
     scope = current_scope.get()
     if scope is None:
         raise RuntimeError("after_commit outside an update")
+    if then is not None:
+        scope.then[len(scope.replies)] = then
     scope.replies.append(method)
 
 

@@ -28,14 +28,16 @@ class NotFound(DomainError):
 
 class InvalidValue(DomainError):
     """A value the domain refuses, tied to the field that carried it. `key`: a catalog message
-    that says why in the caller's language (the edges show it instead of a generic one)."""
+    that says why in the caller's language (the edges show it instead of a generic one), filled
+    with `params`; `message` stays English, for the logs."""
 
     code = "invalid"
 
-    def __init__(self, field: str, message: str, *, key: str | None = None) -> None:
-        super().__init__(f"{field}: {message}", field=field, key=key)
+    def __init__(self, field: str, message: str, *, key: str | None = None, **params: object) -> None:
+        super().__init__(f"{field}: {message}", field=field, key=key, params=params)
         self.field = field
         self.key = key
+        self.params = {"field": field, **params}
 
 
 class NotAllowed(DomainError):

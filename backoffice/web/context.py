@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backoffice.web.formatting import Formats
 from shared.actors import Actor
 from shared.enums import Role
+from shared.formatting import Formats
 from shared.i18n import Translator
 from shared.settings import Settings
 from shared.staff.models import StaffUser

@@ -22,10 +22,10 @@ from backoffice.problems import ApiProblem
 from backoffice.web import csrf
 from backoffice.web.context import WEB, WebContext
 from backoffice.web.errors import error_text
-from backoffice.web.formatting import Formats
 from backoffice.web.render import local_path, render, signin_url
 from backoffice.web.routes import WebRoute
 from shared.errors import DomainError
+from shared.formatting import Formats
 from shared.i18n import get_translator, normalize_language
 from shared.staff.accounts import signed_in_session
 

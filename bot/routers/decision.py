@@ -23,6 +23,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import content_of, esc, keep_unanswered, telegram_ref
+from bot.questions import show_choice
 from bot.update_scope import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound, TransitionRefused
@@ -55,7 +56,7 @@ async def on_decision(
         if callback_data.action == ACCEPT:
             await accept_decision(session, **ids)
             after_commit(query.answer(t("delivery.decision.accepted")))
-            drop_buttons_after_commit(query)
+            show_choice(query, t, t("delivery.button.accept"))
             return
         if callback_data.action != DISPUTE:
             raise NotFound("claim", callback_data.claim_id)
@@ -73,6 +74,7 @@ async def on_decision(
     await state.set_state(DisputeForm.reason)
     await state.update_data(dispute_claim_id=claim.id, dispute_stamp=callback_data.stamp)
     after_commit(query.answer())
+    show_choice(query, t, t("delivery.button.dispute"))
     if isinstance(query.message, Message):
         after_commit(query.message.answer(t("delivery.decision.ask_reason", number=esc(claim.number))))
 

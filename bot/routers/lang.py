@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards
 from bot.callbacks import LangCb
+from bot.keyboards import LANGUAGE_NAMES
+from bot.questions import show_choice
 from bot.update_scope import after_commit
 from shared.customers.models import Customer
 from shared.customers.service import set_language
@@ -30,6 +32,7 @@ async def lang_chosen(
         return
     t = get_translator(customer.language)
     after_commit(query.answer())
+    show_choice(query, t, LANGUAGE_NAMES.get(customer.language, customer.language))
     if query.message is not None:
         after_commit(query.message.answer(t("bot.lang.set"), reply_markup=keyboards.menu(t)))
 

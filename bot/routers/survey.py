@@ -17,7 +17,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content import keep_unanswered
+from bot import questions
+from bot.content import esc, keep_unanswered
+from bot.questions import show_choice
 from bot.update_scope import after_commit, drop_buttons_after_commit
 from shared.customers.models import Customer
 from shared.errors import Conflict, InvalidValue, NotFound
@@ -45,9 +47,12 @@ async def on_score(
     state: FSMContext,
 ) -> None:
     if callback_data.score == SKIP_COMMENT:
-        await state.clear()
         after_commit(query.answer())
-        drop_buttons_after_commit(query)
+        if isinstance(query.message, Message):
+            await questions.answered(query.message, state, t, t("bot.intake.answer.skipped"), pressed=query)
+        else:
+            drop_buttons_after_commit(query)
+        await state.clear()
         return
     try:
         await rate_claim(session, claim_id=callback_data.claim_id, customer_id=customer.id, score=callback_data.score)
@@ -64,7 +69,7 @@ async def on_score(
         drop_buttons_after_commit(query)
         return
     after_commit(query.answer(t("delivery.survey.thanks")))
-    drop_buttons_after_commit(query)
+    show_choice(query, t, t("delivery.survey.your_score", score=callback_data.score))
     await state.set_state(SurveyForm.comment)
     await state.update_data(survey_claim_id=callback_data.claim_id)
     if isinstance(query.message, Message):
@@ -78,13 +83,14 @@ async def on_score(
                 ]
             ]
         )
-        after_commit(query.message.answer(t("delivery.survey.ask_comment"), reply_markup=skip))
+        await questions.ask(query.message, state, t("delivery.survey.ask_comment"), skip)
 
 
 async def on_comment(
     message: Message, session: AsyncSession, customer: Customer, t: Translator, state: FSMContext
 ) -> None:
     claim_id = (await state.get_data()).get("survey_claim_id")
+    await questions.answered(message, state, t, esc(message.text, 200))
     await state.clear()
     if claim_id is None:
         await keep_unanswered(message, session, customer.id, None)

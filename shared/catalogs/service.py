@@ -24,9 +24,9 @@ FIELDS: dict[type, tuple[str, ...]] = {
 def _name(value: Any) -> str:
     name = (value or "").strip() if isinstance(value, str | None) else None
     if not name:
-        raise InvalidValue("name", "must not be empty")
+        raise InvalidValue("name", "must not be empty", key="api.problem.value.empty")
     if len(name) > 200:
-        raise InvalidValue("name", "longer than 200 characters")
+        raise InvalidValue("name", "longer than 200 characters", key="api.problem.value.too_long", limit=200)
     return name
 
 
@@ -34,20 +34,35 @@ async def _check(session: AsyncSession, model: type, values: Mapping[str, Any], 
     if "name" in values and model in (Department, Reason):
         clash = await session.scalar(select(model.id).where(model.name == values["name"]))
         if clash is not None and clash != own_id:
-            raise Conflict(f"a {model.__tablename__} named '{values['name']}' exists", field="name")
+            raise Conflict(
+                f"a {model.__tablename__} named '{values['name']}' exists",
+                field="name",
+                key="api.problem.catalog.name_taken",
+                name=values["name"],
+            )
     if values.get("department_id") is not None and await session.get(Department, values["department_id"]) is None:
-        raise InvalidValue("department_id", f"no department with id {values['department_id']}")
+        raise InvalidValue(
+            "department_id",
+            f"no department with id {values['department_id']}",
+            key="api.problem.value.no_such",
+            id=values["department_id"],
+        )
     if values.get("parent_id") is not None:
         if values["parent_id"] == own_id:
-            raise InvalidValue("parent_id", "a reason cannot be its own group")
+            raise InvalidValue("parent_id", "a reason cannot be its own group", key="api.problem.catalog.own_group")
         if await session.get(Reason, values["parent_id"]) is None:
-            raise InvalidValue("parent_id", f"no reason with id {values['parent_id']}")
+            raise InvalidValue(
+                "parent_id",
+                f"no reason with id {values['parent_id']}",
+                key="api.problem.value.no_such",
+                id=values["parent_id"],
+            )
 
 
 def _clean(model: type, values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(FIELDS[model]))
     if unknown:
-        raise InvalidValue(unknown[0], "unknown field")
+        raise InvalidValue(unknown[0], "unknown field", key="api.problem.value.not_editable")
     clean = dict(values)
     if "name" in clean:
         clean["name"] = _name(clean["name"])
@@ -57,7 +72,7 @@ def _clean(model: type, values: Mapping[str, Any]) -> dict[str, Any]:
 async def create_entry(session: AsyncSession, model: type[CatalogModel], **values: Any) -> CatalogModel:
     clean = _clean(model, values)
     if "name" not in clean:
-        raise InvalidValue("name", "is required")
+        raise InvalidValue("name", "is required", key="api.problem.value.empty")
     await _check(session, model, clean, None)
     entry = model(**clean)
     session.add(entry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ class IntakeDraft:
     remedy: Remedy | None = None
     remedy_text: str | None = None  # what "other" means, in the customer's words
     order_ref: str | None = None
+    amount_claimed: Decimal | None = None  # how much the customer asks (refund, compensation)
     phone: str | None = None
     attachments: Sequence[AttachmentIn] = field(default_factory=tuple)
     # The customer's message that carried the description, so staff can find it in the chat.
@@ -52,6 +54,7 @@ async def submit_intake(session: AsyncSession, *, customer_id: int, draft: Intak
             remedy=draft.remedy,
             remedy_text=draft.remedy_text,
             order_ref=draft.order_ref,
+            amount_claimed=draft.amount_claimed,
         ),
         actor=actor,
     )

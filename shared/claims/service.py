@@ -120,10 +120,10 @@ def _check_version(claim: Claim, expected_version: int | None) -> None:
 def _text(field: str, value: str | None, *, required: bool = False, limit: int = LONG_TEXT) -> str | None:
     if value is None or not value.strip():
         if required:
-            raise InvalidValue(field, "must not be empty")
+            raise InvalidValue(field, "must not be empty", key="api.problem.value.empty")
         return None
     if len(value) > limit:
-        raise InvalidValue(field, f"longer than {limit} characters")
+        raise InvalidValue(field, f"longer than {limit} characters", key="api.problem.value.too_long", limit=limit)
     return value.strip()
 
 
@@ -133,9 +133,9 @@ def _amount(field: str, value: Any) -> Decimal | None:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise InvalidValue(field, "not a number") from None
+        raise InvalidValue(field, "not a number", key="api.problem.value.not_number") from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
-        raise InvalidValue(field, "must be a non-negative amount below 10^12")
+        raise InvalidValue(field, "must be a non-negative amount below 10^12", key="api.problem.value.amount")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -143,12 +143,17 @@ def _choice(field: str, value: Any, choices: type[Channel] | type[Remedy] | type
     try:
         return choices(value).value
     except ValueError:
-        raise InvalidValue(field, f"must be one of {', '.join(choices)}") from None
+        raise InvalidValue(
+            field,
+            f"must be one of {', '.join(choices)}",
+            key="api.problem.value.one_of",
+            choices=list(choices),
+        ) from None
 
 
 def _currency(value: Any) -> str:
     if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
-        raise InvalidValue("currency", "must be a three-letter currency code")
+        raise InvalidValue("currency", "must be a three-letter currency code", key="api.problem.value.currency")
     return value.upper()
 
 
@@ -166,9 +171,19 @@ async def _check_refs(session: AsyncSession, values: Mapping[str, Any]) -> None:
             continue
         row = await session.get(model, ident)
         if row is None:
-            raise InvalidValue(field, f"no {model.__tablename__} with id {ident}")
+            raise InvalidValue(
+                field,
+                f"no {model.__tablename__} with id {ident}",
+                key="api.problem.value.no_such",
+                id=ident,
+            )
         if not row.active:
-            raise InvalidValue(field, f"{model.__tablename__} {ident} is deactivated")
+            raise InvalidValue(
+                field,
+                f"{model.__tablename__} {ident} is deactivated",
+                key="api.problem.value.inactive",
+                id=ident,
+            )
 
 
 async def register_claim(
@@ -179,7 +194,12 @@ async def register_claim(
     assert description is not None
     customer = await session.get(Customer, claim_in.customer_id)
     if customer is None:
-        raise InvalidValue("customer_id", f"no customer with id {claim_in.customer_id}")
+        raise InvalidValue(
+            "customer_id",
+            f"no customer with id {claim_in.customer_id}",
+            key="api.problem.value.no_such",
+            id=claim_in.customer_id,
+        )
     refs = {name: getattr(claim_in, name) for name in ASSIGNMENT_FIELDS}
     await _check_refs(session, refs)
     # Everything is checked before a number is taken: a refused registration must not use one up.
@@ -198,7 +218,12 @@ async def register_claim(
 
     if claim_in.number is not None:
         if await session.scalar(select(Claim.id).where(Claim.number == claim_in.number)):
-            raise Conflict(f"claim number {claim_in.number} is taken", field="number")
+            raise Conflict(
+                f"claim number {claim_in.number} is taken",
+                field="number",
+                key="api.problem.claim.number_taken",
+                number=claim_in.number,
+            )
         await reserve_claim_number(session, number=claim_in.number)
         number = claim_in.number
     else:
@@ -290,11 +315,11 @@ async def update_claim(
     changes; a moved due date needs `due_reason`, kept in the event with the change."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise InvalidValue(unknown[0], "cannot be changed this way")
+        raise InvalidValue(unknown[0], "cannot be changed this way", key="api.problem.value.not_editable")
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     _check_version(claim, expected_version)
     if claim.status == ClaimStatus.CLOSED:
-        raise Conflict("a closed claim cannot be changed", field="status")
+        raise Conflict("a closed claim cannot be changed", field="status", key="api.problem.claim.closed")
 
     clean: dict[str, Any] = {}
     for field, value in changes.items():
@@ -314,7 +339,7 @@ async def update_claim(
             clean[field] = _currency(value)
         elif field == "due_at":
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-                raise InvalidValue(field, "must be a date and time with its time zone")
+                raise InvalidValue(field, "must be a date and time with its time zone", key="api.problem.value.no_zone")
             clean[field] = value
         else:
             clean[field] = _text(field, value)
@@ -353,7 +378,7 @@ async def assign(
     """Set the reason, the culprit department and employee and the responsible staff user."""
     unknown = sorted(set(assignment) - set(ASSIGNMENT_FIELDS))
     if unknown:
-        raise InvalidValue(unknown[0], "is not an assignment field")
+        raise InvalidValue(unknown[0], "is not an assignment field", key="api.problem.value.not_editable")
     return await update_claim(
         session,
         claim_id=claim_id,
@@ -381,7 +406,12 @@ async def transition(
     try:
         target = ClaimStatus(to)
     except ValueError:
-        raise InvalidValue("to", f"must be one of {', '.join(ClaimStatus)}") from None
+        raise InvalidValue(
+            "to",
+            f"must be one of {', '.join(ClaimStatus)}",
+            key="api.problem.value.one_of",
+            choices=list(ClaimStatus),
+        ) from None
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     _check_version(claim, expected_version)
     current = ClaimStatus(claim.status)
@@ -393,14 +423,26 @@ async def transition(
     granted = _amount("amount_granted", amount_granted)
     if needs_result(target):
         if result is None or result == "":
-            raise InvalidValue("result", f"resolving needs a result: {', '.join(ClaimResult)}")
+            raise InvalidValue(
+                "result",
+                f"resolving needs a result: {', '.join(ClaimResult)}",
+                key="api.problem.claim.result_needed",
+                choices=list(ClaimResult),
+            )
         try:
             outcome = ClaimResult(result)
         except ValueError:
-            raise InvalidValue("result", f"must be one of {', '.join(ClaimResult)}") from None
+            raise InvalidValue(
+                "result",
+                f"must be one of {', '.join(ClaimResult)}",
+                key="api.problem.value.one_of",
+                choices=list(ClaimResult),
+            ) from None
         text = _text("resolution", resolution, required=True)
     elif result is not None:
-        raise InvalidValue("result", "is given only when a claim is resolved")
+        raise InvalidValue(
+            "result", "is given only when a claim is resolved", key="api.problem.claim.result_on_resolve"
+        )
     elif granted is not None:
         raise InvalidValue(
             "amount_granted", "is given only when a claim is resolved", key="api.problem.amount_granted_on_resolve"
@@ -453,13 +495,13 @@ async def record_satisfaction(
 ) -> Claim:
     """The customer's rating of how the claim was handled: once, after the claim is closed."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        raise InvalidValue("score", "must be a whole number from 1 to 5")
+        raise InvalidValue("score", "must be a whole number from 1 to 5", key="api.problem.rating.score")
     clean_comment = _text("comment", comment)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.status != ClaimStatus.CLOSED:
-        raise Conflict("only a closed claim can be rated", field="status")
+        raise Conflict("only a closed claim can be rated", field="status", key="api.problem.rating.not_closed")
     if claim.satisfaction_score is not None:
-        raise Conflict("this claim has already been rated", field="score")
+        raise Conflict("this claim has already been rated", field="score", key="api.problem.rating.already")
     claim.satisfaction_score = score
     claim.satisfaction_comment = clean_comment
     claim.satisfaction_at = at or utcnow()
@@ -481,9 +523,9 @@ async def add_satisfaction_comment(session: AsyncSession, *, claim_id: int, acto
     clean_comment = _text("comment", comment, required=True)
     claim = await get_claim(session, claim_id=claim_id, for_update=True)
     if claim.satisfaction_score is None:
-        raise Conflict("rate the claim before commenting", field="score")
+        raise Conflict("rate the claim before commenting", field="score", key="api.problem.rating.comment_first")
     if claim.satisfaction_comment:
-        raise Conflict("this claim already has a comment", field="comment")
+        raise Conflict("this claim already has a comment", field="comment", key="api.problem.rating.comment_already")
     claim.satisfaction_comment = clean_comment
     await session.flush()
     await log_claim_event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from shared.clock import utcnow
 from shared.customers.models import Customer
 from shared.enums import ActorKind, AttachmentKind, DeliveryState, Direction, InteractionChannel
 from shared.errors import Conflict, InvalidValue, NotFound
+from shared.i18n import get_translator
 from shared.interactions.models import Attachment, Interaction
 from shared.live import notify_live
 from shared.notifications import staff_alerts
@@ -129,9 +131,11 @@ async def log_interaction(
     direction = Direction(direction)
     channel = InteractionChannel(channel)
     if len(text) > LONG_TEXT:
-        raise InvalidValue("text", f"longer than {LONG_TEXT} characters")
+        raise InvalidValue(
+            "text", f"longer than {LONG_TEXT} characters", key="api.problem.value.too_long", limit=LONG_TEXT
+        )
     if not text.strip() and not attachments:
-        raise InvalidValue("text", "must not be empty")
+        raise InvalidValue("text", "must not be empty", key="api.problem.value.empty")
     claim: Claim | None = None
     if claim_id is not None:
         claim = await session.get(Claim, claim_id)
@@ -247,10 +251,14 @@ async def reply_to_customer(
     if claim is None:
         raise NotFound("claim", claim_id)
     if claim.status == ClaimStatus.CLOSED:
-        raise Conflict("the claim is closed", field="status")
+        raise Conflict("the claim is closed", field="status", key="api.problem.claim.closed")
     customer = await session.get_one(Customer, claim.customer_id)
     if customer.telegram_chat_id is None:
-        raise InvalidValue("channel", "the customer has no Telegram chat; record a call or an e-mail instead")
+        raise InvalidValue(
+            "channel",
+            "the customer has no Telegram chat; record a call or an e-mail instead",
+            key="api.problem.reply.no_telegram",
+        )
     interaction, created = await log_interaction(
         session,
         actor=actor,
@@ -269,7 +277,18 @@ async def reply_to_customer(
         session,
         chat_id=customer.telegram_chat_id,
         method="sendMessage",
-        payload={"text": text, "kind": "staff_reply", "claim_number": claim.number},
+        # The customer may have several claims: the answer names the one it is about.
+        payload={
+            "text": get_translator(customer.language)(
+                "delivery.staff_reply",
+                number=html.escape(claim.number, quote=False),
+                text=html.escape(text, quote=False),
+            ),
+            "parse_mode": "HTML",
+            "kind": "staff_reply",
+            "claim_id": claim.id,
+            "claim_number": claim.number,
+        },
         interaction_id=interaction.id,
     )
     return interaction

@@ -22,7 +22,7 @@ from shared.enums import ActorKind, DeliveryState, Direction, InteractionChannel
 from shared.i18n import Translator, get_translator
 from shared.interactions.models import Interaction
 from shared.notifications.buttons import ACCEPT, DISPUTE, DecisionButton, SurveyButton
-from shared.notifications.texts import claim_link, esc, html_to_plain, local_time, money
+from shared.notifications.texts import claim_link, esc, formats, html_to_plain
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import enqueue
 from shared.plans.models import PlanItem
@@ -135,7 +135,7 @@ async def on_registered(session: AsyncSession, *, claim: Claim, actor: Actor) ->
             "delivery.acknowledged",
             number=esc(claim.number),
             subject=esc(claim.subject),
-            due=local_time(claim.registered_at + timedelta(hours=settings.sla_first_response_hours), settings),
+            due=formats(t).day_time(claim.registered_at + timedelta(hours=settings.sla_first_response_hours)),
         )
         await queue_customer_message(session, claim=claim, text=text, kind="acknowledged", customer=customer)
     if claim.registered_at < utcnow() - STAFF_NEWS_WINDOW:
@@ -222,12 +222,12 @@ async def on_transition(session: AsyncSession, *, claim: Claim, previous: ClaimS
 def decision_text(t: Translator, claim: Claim) -> str:
     lines = [
         t("delivery.decision.title", number=esc(claim.number)),
-        t("delivery.decision.result", result=t(f"result.{claim.result}")),
+        t("delivery.decision.result", result=t(f"bot.result.{claim.result}")),
         "",
         esc(claim.resolution or ""),
     ]
     if claim.amount_granted is not None:
-        lines += ["", t("delivery.decision.amount", amount=esc(money(claim.amount_granted, claim.currency)))]
+        lines += ["", t("delivery.decision.amount", amount=esc(formats(t).money(claim.amount_granted, claim.currency)))]
     lines += ["", t("delivery.decision.question")]
     return "\n".join(lines)
 
@@ -269,7 +269,7 @@ async def sla_reminder(session: AsyncSession, *, claim: Claim) -> Interaction | 
         claim=claim,
         customer=customer,
         kind="sla_reminder",
-        text=t("delivery.sla_reminder", number=esc(claim.number), due=local_time(due, settings)),
+        text=t("delivery.sla_reminder", number=esc(claim.number), due=formats(t).day_time(due)),
     )
 
 
@@ -322,7 +322,7 @@ async def staff_overdue(session: AsyncSession, *, claim: Claim) -> OutboxMessage
         text=st(
             "delivery.staff.overdue",
             number=esc(claim.number),
-            due=local_time(claim.due_at, settings),
+            due=formats(st).day_time(claim.due_at),
             status=st(f"status.{claim.status}"),
             responsible=await _responsible_name(session, claim, st),
             link=claim_link(settings, claim.id),

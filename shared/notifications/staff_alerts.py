@@ -26,7 +26,7 @@ from shared.customers.models import Customer
 from shared.enums import ActorKind, Direction
 from shared.i18n import Translator, get_translator
 from shared.interactions.models import Interaction
-from shared.notifications.texts import claim_link, esc, local_time
+from shared.notifications.texts import claim_link, esc, formats
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import enqueue
 from shared.settings import get_settings
@@ -133,7 +133,7 @@ async def on_overdue(session: AsyncSession, *, claim: Claim) -> OutboxMessage | 
         "staff.alert.overdue",
         number=esc(claim.number),
         subject=esc(claim.subject),
-        due=local_time(claim.due_at, get_settings()),
+        due=formats(t).day_time(claim.due_at) or "—",
         status=t(f"status.{claim.status}"),
         link=claim_link(get_settings(), claim.id),
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
-from decimal import Decimal
 
-from shared.settings import Settings
+from shared.formatting import Formats
+from shared.i18n import Translator
+from shared.settings import Settings, get_settings
 
 _TAGS = re.compile(r"<[^>]*>")
 
@@ -21,15 +21,9 @@ def html_to_plain(text: str) -> str:
     return html.unescape(_TAGS.sub("", text))
 
 
-def local_time(moment: datetime | None, settings: Settings) -> str:
-    if moment is None:
-        return "—"
-    return moment.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M")
-
-
-def money(amount: Decimal, currency: str) -> str:
-    whole = f"{amount:,.2f}".replace(",", "\u00a0")
-    return f"{whole} {currency}"
+def formats(t: Translator) -> Formats:
+    """Money and dates in the reader's language (the translator's) and the desk's TIMEZONE."""
+    return Formats(t.language, get_settings().tz)
 
 
 def backoffice_url(settings: Settings) -> str:

@@ -64,7 +64,7 @@ async def _open_claim(session: AsyncSession, claim_id: int) -> Claim:
     if claim is None:
         raise NotFound("claim", claim_id)
     if claim.status == ClaimStatus.CLOSED:
-        raise Conflict("the plan of a closed claim cannot change", field="status")
+        raise Conflict("the plan of a closed claim cannot change", field="status", key="api.problem.plan.closed")
     return claim
 
 
@@ -73,28 +73,32 @@ async def _check_owner(session: AsyncSession, owner_id: int | None) -> None:
         return
     owner = await session.get(Employee, owner_id)
     if owner is None or not owner.active:
-        raise InvalidValue("owner_id", f"no active employee with id {owner_id}")
+        raise InvalidValue(
+            "owner_id", f"no active employee with id {owner_id}", key="api.problem.value.no_such", id=owner_id
+        )
 
 
 def _clean(changes: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(changes) - set(PLAN_FIELDS))
     if unknown:
-        raise InvalidValue(unknown[0], "is not a plan item field")
+        raise InvalidValue(unknown[0], "is not a plan item field", key="api.problem.value.not_editable")
     clean = dict(changes)
     if "title" in clean:
         title = (clean["title"] or "").strip()
         if not title:
-            raise InvalidValue("title", "must not be empty")
+            raise InvalidValue("title", "must not be empty", key="api.problem.value.empty")
         if len(title) > 300:
-            raise InvalidValue("title", "longer than 300 characters")
+            raise InvalidValue("title", "longer than 300 characters", key="api.problem.value.too_long", limit=300)
         clean["title"] = title
     for field in ("details", "outcome"):
         if len(clean.get(field) or "") > LONG_TEXT:
-            raise InvalidValue(field, f"longer than {LONG_TEXT} characters")
+            raise InvalidValue(
+                field, f"longer than {LONG_TEXT} characters", key="api.problem.value.too_long", limit=LONG_TEXT
+            )
     if "due_date" in clean and clean["due_date"] is not None and not isinstance(clean["due_date"], date):
-        raise InvalidValue("due_date", "must be a date")
+        raise InvalidValue("due_date", "must be a date", key="api.problem.value.date")
     if "position" in clean and (not isinstance(clean["position"], int) or clean["position"] < 0):
-        raise InvalidValue("position", "must be a non-negative whole number")
+        raise InvalidValue("position", "must be a non-negative whole number", key="api.problem.value.position")
     return clean
 
 
@@ -179,18 +183,20 @@ async def complete_plan_item(
 ) -> PlanItem:
     """Mark an activity done (with its outcome) or undo that."""
     if len(outcome or "") > LONG_TEXT:
-        raise InvalidValue("outcome", f"longer than {LONG_TEXT} characters")
+        raise InvalidValue(
+            "outcome", f"longer than {LONG_TEXT} characters", key="api.problem.value.too_long", limit=LONG_TEXT
+        )
     item = await get_plan_item(session, item_id=item_id)
     await _open_claim(session, item.claim_id)
     before = {"done_at": item.done_at, "outcome": item.outcome}
     if done:
         if item.done_at is not None:
-            raise Conflict("this activity is already done", field="done")
+            raise Conflict("this activity is already done", field="done", key="api.problem.plan.done")
         item.done_at = at or utcnow()
         item.outcome = (outcome or "").strip() or item.outcome
     else:
         if item.done_at is None:
-            raise Conflict("this activity is not done", field="done")
+            raise Conflict("this activity is not done", field="done", key="api.problem.plan.not_done")
         item.done_at = None
     await session.flush()
     await log_claim_event(
@@ -265,7 +271,7 @@ async def move_plan_item(session: AsyncSession, *, item_id: int, actor: Actor, o
     """Move an activity one place up (offset -1) or down (+1) in its plan: it swaps positions with
     its neighbour; one audit event. At either end of the plan nothing changes."""
     if offset not in (-1, 1):
-        raise InvalidValue("offset", "must be -1 or 1")
+        raise InvalidValue("offset", "must be -1 or 1", key="api.problem.value.offset")
     item = await get_plan_item(session, item_id=item_id, lock=True)
     await _open_claim(session, item.claim_id)
     order = list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from shared.actors import Actor
@@ -305,3 +306,32 @@ async def test_only_a_manager_registers_a_claim_for_someone_else(api: Api) -> No
         "POST", "/api/v1/claims", as_="manager", expect=201, json=claim | {"responsible_id": api.user_ids["operator"]}
     )
     assert assigned["responsible_id"] == api.user_ids["operator"]
+
+
+@pytest.mark.parametrize(
+    ("language", "unknown", "closed"),
+    [
+        ("ru", "reason_id: записи с id 999999 нет.", "Закрытую претензию изменить нельзя."),
+        ("en", "reason_id: nothing with id 999999.", "A closed claim cannot be changed."),
+    ],
+)
+async def test_service_refusals_are_told_in_the_staff_members_language(
+    api: Api, language: str, unknown: str, closed: str
+) -> None:
+    """Issue 15: a service's refusal reaches staff in their language, in the detail and in the
+    field's error alike (it was English only)."""
+    ids = await _seed(api)
+    url = f"/api/v1/claims/{ids['b']}"
+    claim = await api.json("GET", url)
+    lang = {"Accept-Language": language}
+    tag = {**lang, "If-Match": f'"v{claim["version"]}"'}
+    refused = await api.json("PATCH", url, headers=tag, json={"reason_id": 999999}, expect=422)
+    assert refused["detail"] == unknown and refused["errors"] == [
+        {"field": "reason_id", "message": unknown, "type": "domain"}
+    ]
+    for to, extra in (("in_progress", {}), ("resolved", {"result": "satisfied", "resolution": "ok"}), ("closed", {})):
+        await api.json("POST", f"{url}/transitions", json={"to": to, **extra})
+    claim = await api.json("GET", url)
+    tag = {**lang, "If-Match": f'"v{claim["version"]}"'}
+    refused = await api.json("PATCH", url, headers=tag, json={"subject": "new"}, expect=409)
+    assert refused["detail"] == closed

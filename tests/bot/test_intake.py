@@ -4,6 +4,8 @@ the middle of the wizard, and the command menu."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +19,8 @@ from shared.interactions.models import Interaction
 from tests.bot.conftest import claims_of, eventually, running_bot
 
 LANGS = ["ru", "en"]
+MONEY_EXAMPLE = {"ru": "3\u00a0490,00\u00a0₽", "en": "RUB\u00a03,490.00"}
+MONEY_3490_50 = {"ru": "3\u00a0490,50\u00a0₽", "en": "RUB\u00a03,490.50"}
 
 
 async def _open_wizard(user: UserDriver, t: Translator) -> None:
@@ -62,8 +66,19 @@ async def test_file_a_claim_with_files_album_and_shared_contact(
         await user.send_text("just give me money")  # buttons are asked for
         (use_buttons,) = await user.wait_for_messages()
         assert use_buttons.text == t("bot.intake.use_buttons")
-        await user.press(ask_remedy, text=t("remedy.refund"))
+        # Asked again: the earlier question keeps no buttons, the new one has them.
+        assert ask_remedy.buttons == [] and use_buttons.buttons
+        await user.press(use_buttons, text=t("remedy.refund"))
+        # A refund asks how much: a bad amount is explained and the question asked again.
+        (ask_amount,) = await user.wait_for_messages()
+        assert ask_amount.text == t("bot.intake.ask_amount", example=MONEY_EXAMPLE[lang])
+        await user.send_text("0")
+        bad, ask_amount = await user.wait_for_messages(2)
+        assert bad.text == t("bot.intake.bad_amount")
+        await user.send_text("3 490,50" if lang == "ru" else "3,490.50")
         (ask_phone,) = await user.wait_for_messages()
+        assert ask_amount.text == t("bot.intake.ask_amount", example=MONEY_EXAMPLE[lang]) + " — " + MONEY_3490_50[lang]
+        assert ask_amount.buttons == []
         assert ask_phone.text == t("bot.intake.ask_phone")
         assert user.keyboard is not None
         await user.send_text("not a phone")
@@ -76,6 +91,7 @@ async def test_file_a_claim_with_files_album_and_shared_contact(
         assert "Коробка <b>помята</b> & порвана" in summary.text
         assert all(e["type"] != "bold" or e["offset"] == 0 for e in summary.entities)
         assert t("remedy.refund") in summary.text and "A-123" in summary.text
+        assert t("bot.intake.summary_amount", amount=MONEY_3490_50[lang]) in summary.text
         await user.press(summary, text=t("bot.intake.submit"))
         (registered,) = await user.wait_for_messages()
         claims = await eventually(db, claims_of, lambda c: len(c) == 1)
@@ -85,6 +101,7 @@ async def test_file_a_claim_with_files_album_and_shared_contact(
     )
     assert registered.buttons[0]["text"] == t("bot.claims.open")
     assert (claim.remedy, claim.order_ref, claim.description) == ("refund", "A-123", "Коробка <b>помята</b> & порвана")
+    assert claim.amount_claimed == Decimal("3490.50")
     async with db() as session:
         customer = await session.get_one(Customer, claim.customer_id)
         first = await session.scalar(select(Interaction).where(Interaction.claim_id == claim.id))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from shared.actors import Actor
 from shared.claims.models import Claim
 from shared.customers.models import Customer
 from shared.db import DatabaseConfig
+from shared.i18n import get_translator
 from shared.interactions.service import AttachmentIn, reply_to_customer
 from tests.factories import make_claim, make_customer, make_staff
 
@@ -107,6 +110,12 @@ async def staff_reply(
             session, claim_id=claim.id, actor=actor, text=text, author_id=actor.id, attachments=attachments
         )
         return interaction.id
+
+
+def as_delivered(claim: Claim, text: str, language: str = "ru") -> str:
+    """A staff answer as the customer reads it: headed by the claim it is about."""
+    head = get_translator(language)("delivery.staff_reply", number=claim.number, text="")
+    return html.unescape(re.sub(r"<[^>]*>", "", head)) + text
 
 
 async def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

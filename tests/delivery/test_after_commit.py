@@ -21,7 +21,7 @@ async def _events(db, claim_id: int) -> list[str]:
         return list(await session.scalars(select(ClaimEvent.kind).where(ClaimEvent.claim_id == claim_id)))
 
 
-@pytest.mark.parametrize("method", ["answerCallbackQuery", "editMessageReplyMarkup"])
+@pytest.mark.parametrize("method", ["answerCallbackQuery", "editMessageText"])
 async def test_accept_survives_a_failed_reply(db, emu: BotApiEmulator, database_url: str, method: str) -> None:
     t = get_translator("ru")
     claim, user = await _resolved(db, emu)

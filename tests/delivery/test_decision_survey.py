@@ -109,7 +109,9 @@ async def test_accept_closes_and_survey_once(db, emu: BotApiEmulator, database_u
         taken, decision = await user.wait_for_messages(2, timeout=10)
         assert taken.text == t("delivery.taken", number=claim.number).replace("<b>", "").replace("</b>", "")
         assert "Вернём стоимость доставки <полностью> & извинимся" in (decision.text or "")
-        assert "1\u00a0500.00 RUB" in (decision.text or "") and decision.parse_mode == "HTML"
+        # Money as people write it, in the customer's language (Babel).
+        money = {"ru": "1\u00a0500,00\u00a0₽", "en": "RUB\u00a01,500.00"}[lang]
+        assert money in (decision.text or "") and decision.parse_mode == "HTML"
         assert [b["text"] for b in decision.buttons] == [t("delivery.button.accept"), t("delivery.button.dispute")]
 
         qid = await user.press(decision, text=t("delivery.button.accept"))
@@ -119,14 +121,22 @@ async def test_accept_closes_and_survey_once(db, emu: BotApiEmulator, database_u
         assert [b["text"] for b in closing.buttons] == ["1", "2", "3", "4", "5"]
         assert (await _claim(db, claim.id)).status == "closed"
         assert decision.reply_markup is None  # the buttons are gone
+        # ... and the decision shows what was chosen.
+        assert (decision.text or "").endswith("— " + t("delivery.button.accept"))
 
         qid = await user.press(closing, text="4")
         assert (await user.wait_for_answer(qid))["text"] == t("delivery.survey.thanks")
         (ask,) = await user.wait_for_messages(1)
         assert ask.text == t("delivery.survey.ask_comment")
+        assert closing.reply_markup is None
+        assert (closing.text or "").endswith("— " + t("delivery.survey.your_score", score=4))
+        assert [b["text"] for b in ask.buttons] == [t("delivery.survey.skip")]
         await user.send_text("Долго, но <честно>")
         (thanks,) = await user.wait_for_messages(1)
         assert thanks.text == t("delivery.survey.comment_thanks")
+        # The comment answered the question: its Skip button is gone, the comment shown on it.
+        await user.wait_for(lambda _: ask.reply_markup is None)
+        assert ask.text == t("delivery.survey.ask_comment") + " — Долго, но <честно>"
 
         # Answered twice (a second tap, from a stale client): refused, nothing changes.
         again = forge(user, emu, SurveyButton(claim_id=claim.id, score=1).pack())
@@ -163,17 +173,20 @@ async def test_dispute_reopens_and_tells_staff(db, emu: BotApiEmulator, database
     claim, user = await _resolved(db, emu)
     async with running_worker(db, emu, database_url), running_bot(emu, db):
         _, decision = await user.wait_for_messages(2, timeout=10)
+        accept_data = decision.buttons[0]["callback_data"]
         await user.press(decision, text=t("delivery.button.dispute"))
         (ask,) = await user.wait_for_messages(1)
         assert ask.text == t("delivery.decision.ask_reason", number=claim.number).replace("<b>", "").replace("</b>", "")
+        # The decision shows the choice and keeps no button.
+        assert decision.reply_markup is None and decision.text.endswith("— " + t("delivery.button.dispute"))
         reason = await user.send_text("Курьер так и не приехал, <b>деньги</b> не вернули")
         (received,) = await user.wait_for_messages(1, timeout=10)
         assert "снова в работе" in (received.text or "")
         alert = await wait_until(
             lambda: _async([m for m in staff_chat.messages if "оспаривает" in (m.text or "")]), timeout=10
         )
-        # The stale decision cannot be accepted any more.
-        qid = await user.press(decision, text=t("delivery.button.accept"))
+        # The stale decision cannot be accepted any more (its button, pressed by a client that kept it).
+        qid = forge(user, emu, accept_data)
         assert (await user.wait_for_answer(qid))["text"] == t("delivery.decision.not_current")
     fresh = await _claim(db, claim.id)
     assert (fresh.status, fresh.result, fresh.resolved_at) == ("in_progress", None, None)

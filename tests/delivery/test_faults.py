@@ -16,7 +16,7 @@ from shared.enums import AttachmentKind
 from shared.interactions.models import Interaction
 from shared.interactions.service import AttachmentIn
 from shared.outbox.models import OutboxMessage
-from tests.delivery.conftest import claim_for, running_worker, staff_reply, wait_until
+from tests.delivery.conftest import as_delivered, claim_for, running_worker, staff_reply, wait_until
 from tests.delivery.test_concurrency import _check_chats, _queue, _statuses
 
 
@@ -46,8 +46,9 @@ async def test_reply_delivered_and_recorded(db, flood_emu: BotApiEmulator, datab
         iid = await staff_reply(db, claim, staff, "Здравствуйте! Мы вернём деньги <в течение> 3 дней & извинимся.")
         (got,) = await user.wait_for_messages(1, timeout=5)
         row = await _settled(db, iid)
-    assert got.text == "Здравствуйте! Мы вернём деньги <в течение> 3 дней & извинимся."
-    assert got.parse_mode is None  # staff text goes as typed: nothing to escape, nothing to break
+    assert got.text == as_delivered(claim, "Здравствуйте! Мы вернём деньги <в течение> 3 дней & извинимся.")
+    # Staff text goes as typed (escaped: nothing to break) under the claim's number in bold.
+    assert got.parse_mode == "HTML" and got.entities[0]["type"] == "bold"
     assert (row.delivery_state, row.tg_message_id, row.tg_chat_id) == ("sent", got.message_id, user.id)
     assert row.delivered_at is not None and row.delivery_error is None
     box = await _outbox(db, iid)
@@ -71,7 +72,7 @@ async def test_429_waits_retry_after(db, flood_emu: BotApiEmulator, database_url
         iid = await staff_reply(db, claim, staff, "ответ после 429")
         row = await _settled(db, iid)
         box = await _outbox(db, iid)
-    assert row.delivery_state == "sent" and [m.text for m in user.messages] == ["ответ после 429"]
+    assert row.delivery_state == "sent" and [m.text for m in user.messages] == [as_delivered(claim, "ответ после 429")]
     assert worker.stats["rate_limited"] == 1 and box.attempts == 2
     # The retry waited retry_after: the second attempt came at least a second after the first.
     assert (box.sent_at - box.created_at).total_seconds() >= 1.0
@@ -90,7 +91,7 @@ async def test_5xx_and_timeouts_are_retried(db, flood_emu: BotApiEmulator, datab
         row = await _settled(db, iid)
     box = await _outbox(db, iid)
     assert row.delivery_state == "sent" and row.tg_message_id == user.messages[0].message_id
-    assert [m.text for m in user.messages] == ["пробились"]
+    assert [m.text for m in user.messages] == [as_delivered(claim, "пробились")]
     assert box.attempts == 4 and worker.stats["transient"] == 3
     assert flood_emu.stats["flood_429"] == 0
 
@@ -164,7 +165,7 @@ async def test_long_text_is_split_in_order(db, flood_emu: BotApiEmulator, databa
         row = await _settled(db, iid, timeout=20)
     parts = user.messages
     assert len(parts) == 3 and all(len(p.text or "") <= TEXT_LIMIT for p in parts)
-    assert " ".join(p.text or "" for p in parts).split() == text.split()
+    assert " ".join(p.text or "" for p in parts).split() == as_delivered(claim, text).split()
     assert row.delivery_state == "sent" and row.tg_message_id == parts[0].message_id
     assert flood_emu.stats["responses_429"] == 0  # three parts to one chat, a second apart
 
@@ -187,7 +188,7 @@ async def test_staff_files_go_as_document_and_photo(db, emu: BotApiEmulator, dat
         iid = await staff_reply(db, claim, staff, "Акт осмотра и фото", files)
         row = await _settled(db, iid)
     kinds = [(m.kind, m.file_name) for m in user.messages]
-    assert user.messages[0].text == "Акт осмотра и фото"
+    assert user.messages[0].text == as_delivered(claim, "Акт осмотра и фото")
     assert [k for k, _ in kinds[1:]] == ["document", "photo"] and kinds[1][1] == "act.pdf"
     assert row.delivery_state == "sent" and row.tg_message_id == user.messages[0].message_id
     assert await user.download(user.messages[1].file_id or "") == b"%PDF-1.4 act of inspection"
@@ -254,7 +255,9 @@ async def test_the_first_response_is_the_first_reply_that_reached_the_customer(
         user.unblock()
         delivered = await staff_reply(db, claim, staff, "Здравствуйте ещё раз! Разбираемся.")
         row = await _settled(db, delivered)
-    assert row.delivery_state == "sent" and [m.text for m in user.messages] == ["Здравствуйте ещё раз! Разбираемся."]
+    assert row.delivery_state == "sent" and [m.text for m in user.messages] == [
+        as_delivered(claim, "Здравствуйте ещё раз! Разбираемся.")
+    ]
     box = await _outbox(db, delivered)
     async with db() as session:
         stored = await session.get_one(Claim, claim.id)

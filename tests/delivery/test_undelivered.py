@@ -17,7 +17,7 @@ from shared.interactions.models import Interaction
 from shared.interactions.service import log_interaction
 from shared.outbox.models import OutboxMessage
 from shared.outbox.undelivered import get_undelivered, list_undelivered, reason_of, resend_message
-from tests.delivery.conftest import claim_for, running_worker, staff_reply, wait_until
+from tests.delivery.conftest import as_delivered, claim_for, running_worker, staff_reply, wait_until
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ async def test_a_blocked_customer_is_resent_only_after_writing_again(
             return await _state(db, iid) == "sent"
 
         await wait_until(sent)
-    assert [m.text for m in user.messages] == ["Мы вернём деньги"]
+    assert [m.text for m in user.messages] == [as_delivered(claim, "Мы вернём деньги")]
     async with db() as session:
         old = await session.get_one(OutboxMessage, item.id)
         assert old.status == "failed" and old.resent_as_id == again.id and old.failed_at is not None

@@ -44,6 +44,8 @@ async def file_claim_with_photo(user: UserDriver, description: str) -> None:
     await user.press(ask_order, text=t("bot.intake.skip"))
     (ask_remedy,) = await user.wait_for_messages()
     await user.press(ask_remedy, text=t("remedy.refund"))
+    (ask_amount,) = await user.wait_for_messages()  # how much: skipped
+    await user.press(ask_amount, text=t("bot.intake.skip"))
     await user.wait_for_messages()  # the phone
     await user.tap_keyboard(t("bot.intake.share_phone"))
     _, summary = await user.wait_for_messages(2)

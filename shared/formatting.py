@@ -1,5 +1,7 @@
-"""How the staff pages show numbers, money, dates and times: Babel, in the reader's language and the
-desk's time zone (TIMEZONE). Templates get one `Formats` per request as `fmt`."""
+"""How people are shown numbers, money, dates and times: Babel, in the reader's language and the
+desk's time zone (TIMEZONE). The staff pages get one `Formats` per request as `fmt`; the bot and
+the messages the desk sends customers make one for the customer's language (`3 490,00 ₽`,
+`28 ноября, 14:05`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,15 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time, get_date_format, get_datetime_format, get_time_format
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+)
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
 
@@ -93,6 +103,23 @@ class Formats:
             return ""
         return format_datetime(moment, "d MMM y, HH:mm", tzinfo=self.tz, locale=_locale(self.language))
 
+    def day_time(self, moment: datetime | None) -> str:
+        """What a customer reads: `28 ноября, 14:05` / `November 28, 14:05`, in TIMEZONE; the year
+        only when it is not this one."""
+        if moment is None:
+            return ""
+        local = moment.astimezone(self.tz)
+        return f"{self.day(local)}, {format_time(local, 'HH:mm', locale=_locale(self.language))}"
+
+    def day(self, moment: date | datetime | None) -> str:
+        """`28 ноября` / `November 28` (in TIMEZONE), with the year when it is not this one."""
+        if moment is None:
+            return ""
+        day = moment.astimezone(self.tz).date() if isinstance(moment, datetime) else moment
+        this_year = datetime.now(self.tz).year
+        skeleton = "MMMMd" if day.year == this_year else "yMMMMd"
+        return format_skeleton(skeleton, day, locale=_locale(self.language))
+
     def short(self, moment: datetime | None) -> str:
         """`06.12.2026 14:05`-like, for dense tables."""
         if moment is None:
@@ -126,3 +153,27 @@ class Formats:
     def iso_local(self, moment: datetime | None) -> str:
         """A moment for `<input type=datetime-local>` (in TIMEZONE, minutes)."""
         return "" if moment is None else moment.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M")
+
+
+# An amount as people type it: "3490", "3 490,50", "3490.50 ₽", "RUB 3,490.00" (a comma or a dot
+# before the kopecks; spaces, or a comma before three digits, between thousands).
+_AMOUNT = re.compile(r"^\d{1,3}(?:[ \u00a0\u202f,]\d{3})*(?:[.,]\d{1,2})?$|^\d+(?:[.,]\d{1,2})?$")
+_CURRENCY_WORDS = re.compile(r"(?i)руб(?:лей|ля|ль)?\.?|р\.|₽|rub|rubles?|\$|€|usd|eur")
+# What Claim.amount_claimed holds (Numeric(14, 2)).
+AMOUNT_MAX = Decimal("999999999999.99")
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """The amount a customer typed, or None when it is not one (or not above zero, or too large)."""
+    bare = _CURRENCY_WORDS.sub("", text).strip()
+    if not _AMOUNT.match(bare):
+        return None
+    digits = bare.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    if "," in digits and "." in digits:
+        digits = digits.replace(",", "")  # "3,490.50": the comma groups thousands
+    elif re.search(r",\d{3}$", digits):
+        digits = digits.replace(",", "")  # "3,490": thousands, not kopecks
+    value = Decimal(digits.replace(",", "."))
+    if value <= 0 or value > AMOUNT_MAX:
+        return None
+    return value.quantize(Decimal("0.01"))
