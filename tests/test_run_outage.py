@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,6 +25,9 @@ from claimdesk.cli import run as run_module
 from shared.runtime import StartupError
 from tests.db_proxy import DatabaseProxy
 from tests.test_cli import _free_port, clean_env
+
+# The parts below take no settings; run_parts reads only whether this process serves /metrics.
+NO_METRICS = SimpleNamespace(metrics_port=None)
 
 
 def _ready(port: int) -> int | None:
@@ -127,7 +131,7 @@ async def test_a_part_that_fails_is_started_again_and_the_others_go_on(
         runs["steady"] += 1
         await stop.wait()
 
-    task = asyncio.create_task(run_module.run_parts(None, None, [("flaky", flaky), ("steady", steady)]))  # type: ignore[arg-type]
+    task = asyncio.create_task(run_module.run_parts(NO_METRICS, None, [("flaky", flaky), ("steady", steady)]))  # type: ignore[arg-type]
     for _ in range(100):
         if runs["flaky"] == 3:
             break
@@ -154,7 +158,7 @@ async def test_a_startup_error_in_one_part_ends_them_all() -> None:
         stopped.set()  # told to stop, and finished what it had in hand
 
     with pytest.raises(StartupError, match="BACKOFFICE_PORT"):
-        await asyncio.wait_for(run_module.run_parts(None, None, [("b", broken), ("s", steady)]), 5)  # type: ignore[arg-type]
+        await asyncio.wait_for(run_module.run_parts(NO_METRICS, None, [("b", broken), ("s", steady)]), 5)  # type: ignore[arg-type]
     assert stopped.is_set()
 
 

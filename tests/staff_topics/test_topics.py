@@ -28,6 +28,11 @@ from tests.bot.conftest import eventually
 from tests.factories import make_catalogs
 from tests.staff_topics.conftest import Desk, filed_claim, linked_staff, running_desk
 
+
+def staff_answer(number: str, text: str) -> str:
+    """What the (English-speaking) customer reads of a staff answer: it names its claim (issue 15)."""
+    return get_translator("en")("delivery.staff_reply", number=number, text=text).replace("<b>", "").replace("</b>", "")
+
 T = get_translator("ru")  # the staff group speaks DEFAULT_LANGUAGE
 
 
@@ -91,7 +96,8 @@ async def test_linked_staff_takes_answers_and_notes_from_the_topic(
         assert taken is not None and taken.responsible_id == staff.id and taken.status == ClaimStatus.IN_PROGRESS
         await boris.send_text("We will replace it tomorrow")
         await boris.send_text("// the warehouse has two in stock")
-        await emu.world.wait_for(lambda: any(m.content == "We will replace it tomorrow" for m in user.messages), 8)
+        answer = staff_answer(claim.number, "We will replace it tomorrow")
+        await emu.world.wait_for(lambda: any(m.content == answer for m in user.messages), 8)
         # The topic's name follows the status (taken: in progress).
         await emu.world.wait_for(lambda: T("status.in_progress") in group.topic(topic.thread_id).name, 8)
         rows = await eventually(db, lambda s: _staff_rows(s, claim.id), lambda r: len(r) == 3)
@@ -307,7 +313,8 @@ async def test_a_redelivered_group_update_is_applied_once(
         mila = group.member(5005, "Mila").in_topic(topic.thread_id)
         await mila.send_text("Only once")
         update = dict(emu.world.updates[-1])
-        await emu.world.wait_for(lambda: any(m.content == "Only once" for m in user.messages), 8)
+        answer = staff_answer(claim.number, "Only once")
+        await emu.world.wait_for(lambda: any(m.content == answer for m in user.messages), 8)
         emu.world.updates.append(update)  # Telegram delivers it again (same update id)
         emu.world.push_update("message", update["message"])  # and once more under a new id
         await emu.world.wait_for(lambda: not emu.world.updates, 5)
@@ -315,7 +322,7 @@ async def test_a_redelivered_group_update_is_applied_once(
         async with db() as session:
             sent = await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == user.id))
             to_customer = list(sent.all())
-    assert [m.content for m in user.messages] == ["Only once"]
+    assert [m.content for m in user.messages] == [answer]
     assert len(to_customer) == 1
     assert len([i for i in await interactions(db, claim.id) if i.author_id]) == 1
 
