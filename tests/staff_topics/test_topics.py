@@ -33,6 +33,7 @@ def staff_answer(number: str, text: str) -> str:
     """What the (English-speaking) customer reads of a staff answer: it names its claim (issue 15)."""
     return get_translator("en")("delivery.staff_reply", number=number, text=text).replace("<b>", "").replace("</b>", "")
 
+
 T = get_translator("ru")  # the staff group speaks DEFAULT_LANGUAGE
 
 
