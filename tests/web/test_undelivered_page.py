@@ -101,7 +101,10 @@ async def test_undelivered_messages_and_resend_where_it_can_work(
             return await _state(desk, first) == "sent"
 
         await wait_until(delivered)
-    assert [m.text for m in user.messages if "3 490" in (m.text or "")] == ["Вернём 3 490 ₽ до пятницы"]
+    # Resent once, under its claim's number like every staff answer.
+    assert [m.text.splitlines()[-1] for m in user.messages if "3 490" in (m.text or "")] == [
+        "Вернём 3 490 ₽ до пятницы"
+    ]
     async with desk.sessions() as session:
         event = await session.scalar(select(ClaimEvent).where(ClaimEvent.kind == "message_resent"))
         assert event is not None and event.claim_id == claim.id and event.actor_staff_id == desk.user_ids["operator"]
